@@ -1,0 +1,249 @@
+"""Named presets: one per tutorial setup, plus the default.
+
+A config is a frozen tree of dataclasses; each builder gets only its slice
+(`config.data` -> `data.load`, `config.model` -> the two models, `config.train` ->
+optimizers, loss and fit). `get(name)` returns a preset, `override(config, **fields)`
+returns a copy with dotted fields replaced ("train.epochs", "data.batch_size"),
+`quick(config)` shrinks any preset to run in seconds (tests, notebooks' smoke mode).
+
+Presets (the tutorials' own hyper-parameters where they give them; docs/fidelity.md
+says where they do not):
+
+    default       DCGAN (base 32) on the bundled MNIST digits; chosen by measuring the
+                  best digits in a 5-minute CPU budget (README).
+    tutorial_000  MLP generator, conv + pool + dropout discriminator, z ~ U(-1, 1),
+                  tf.train.AdamOptimizer() defaults (lr 1e-3, beta1 0.9); MNIST.
+    tutorial_001  the 64x64x3 DCGAN pair on CelebA, Adam 2e-4 / 0.5 (DCGAN paper: the
+                  tutorial gives none).
+    tutorial_002  the PyTorch MLP pair, Adam 2e-4 beta1 0.5, d_loss = 0.5 (real + fake).
+    tutorial_003  DCGAN on MNIST (the TensorFlow DCGAN tutorial's pair), Adam 2e-4 / 0.5,
+                  batch 128 (DCGAN paper).
+    tutorial_004  the TF1 MLP pair (G 100-128-784, D 784-128-1), Adam 1e-3 beta1 0.5,
+                  Glorot init.
+"""
+
+import dataclasses
+import json
+from typing import Optional
+
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+    name: str = "mnist_sample"
+    split: str = "train"
+    batch_size: int = 64
+    image_size: Optional[int] = None
+    data_dir: Optional[str] = None
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    family: str = "dcgan"                        # generator family (models.families())
+    discriminator_family: Optional[str] = None   # None: same as `family`
+    latent_dim: int = 100
+    latent_distribution: str = "normal"          # "normal" or "uniform"
+    generator: dict = dataclasses.field(default_factory=dict)      # constructor kwargs
+    discriminator: dict = dataclasses.field(default_factory=dict)  # constructor kwargs
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 20
+    steps_per_epoch: Optional[int] = None        # None: one pass over the data
+    g_lr: float = 2e-4
+    d_lr: float = 2e-4
+    beta_1: float = 0.5
+    beta_2: float = 0.999
+    loss: str = "non_saturating"
+    loss_kwargs: dict = dataclasses.field(default_factory=dict)
+    seed: int = 0
+    precision: str = "float32"
+
+
+@dataclasses.dataclass(frozen=True)
+class CallbacksConfig:
+    num_samples: int = 64          # images in each epoch's grid
+    sample_every: int = 1          # epochs between grids
+    keep_checkpoints: int = 3
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    preset: str = "default"
+    data: DataConfig = DataConfig()
+    model: ModelConfig = ModelConfig()
+    train: TrainConfig = TrainConfig()
+    callbacks: CallbacksConfig = CallbacksConfig()
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+    def to_json(self):
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d):
+        """Inverse of `to_dict`; unknown keys raise ValueError."""
+        sections = {f.name: f.type for f in dataclasses.fields(cls)}
+        kwargs = {}
+        for key, value in d.items():
+            if key not in sections:
+                raise ValueError(f"unknown config section {key!r}")
+            if isinstance(value, dict):
+                section_cls = {"data": DataConfig, "model": ModelConfig,
+                               "train": TrainConfig, "callbacks": CallbacksConfig}[key]
+                known = {f.name for f in dataclasses.fields(section_cls)}
+                unknown = set(value) - known
+                if unknown:
+                    raise ValueError(f"unknown {key} fields {sorted(unknown)}")
+                value = section_cls(**value)
+            kwargs[key] = value
+        return cls(**kwargs)
+
+
+def _default():
+    return Config(
+        preset="default",
+        data=DataConfig(name="mnist_sample", batch_size=64),
+        model=ModelConfig(family="dcgan", generator={"base_channels": 32},
+                          discriminator={"base_channels": 32}),
+        train=TrainConfig(epochs=25, g_lr=2e-4, d_lr=2e-4, beta_1=0.5))
+
+
+def _tutorial_000():
+    return Config(
+        preset="tutorial_000",
+        data=DataConfig(name="mnist", batch_size=64),
+        model=ModelConfig(family="mlp", discriminator_family="dcgan",
+                          latent_distribution="uniform",
+                          discriminator={"downsampling": "pool", "dropout": 0.3}),
+        train=TrainConfig(epochs=20, g_lr=1e-3, d_lr=1e-3, beta_1=0.9))
+
+
+def _tutorial_001():
+    return Config(
+        preset="tutorial_001",
+        data=DataConfig(name="celeb_a", batch_size=64, image_size=64),
+        model=ModelConfig(family="dcgan", generator={"image_shape": (64, 64, 3)},
+                          discriminator={"image_shape": (64, 64, 3), "dropout": 0.0,
+                                         "batch_norm": True}),
+        train=TrainConfig(epochs=10))
+
+
+def _tutorial_002():
+    return Config(
+        preset="tutorial_002",
+        data=DataConfig(name="mnist", batch_size=64),
+        model=ModelConfig(family="mlp"),
+        train=TrainConfig(epochs=50, g_lr=2e-4, d_lr=2e-4, beta_1=0.5,
+                          loss_kwargs={"discriminator_scale": 0.5}),
+        callbacks=CallbacksConfig(num_samples=10))
+
+
+def _tutorial_003():
+    return Config(
+        preset="tutorial_003",
+        data=DataConfig(name="mnist", batch_size=128),
+        model=ModelConfig(family="dcgan"),
+        train=TrainConfig(epochs=20))
+
+
+def _tutorial_004():
+    return Config(
+        preset="tutorial_004",
+        data=DataConfig(name="mnist", batch_size=64),
+        model=ModelConfig(
+            family="mlp",
+            generator={"hidden_units": (128,), "activation": "relu", "batch_norm": False,
+                       "init_stddev": None},
+            discriminator={"hidden_units": (128,), "dropout": 0.3, "init_stddev": None}),
+        train=TrainConfig(epochs=50, g_lr=1e-3, d_lr=1e-3, beta_1=0.5))
+
+
+_PRESETS = {
+    "default": _default,
+    "tutorial_000": _tutorial_000,
+    "tutorial_001": _tutorial_001,
+    "tutorial_002": _tutorial_002,
+    "tutorial_003": _tutorial_003,
+    "tutorial_004": _tutorial_004,
+}
+
+
+def names():
+    """The preset names `get` and --config accept."""
+    return sorted(_PRESETS)
+
+
+def get(name="default"):
+    """Returns the preset `name`.
+
+    Raises:
+        ValueError: unknown preset, naming the known ones.
+    """
+    if name not in _PRESETS:
+        raise ValueError(f"unknown config {name!r}; choose one of {', '.join(names())}")
+    return _PRESETS[name]()
+
+
+def override(config, **fields):
+    """Returns `config` with dotted fields replaced, e.g. override(c, **{"train.epochs": 3}).
+
+    Raises:
+        ValueError: an unknown field.
+    """
+    sections = {}
+    for dotted, value in fields.items():
+        section, _, name = dotted.partition(".")
+        if not name or not hasattr(config, section) or not hasattr(getattr(config, section), name):
+            raise ValueError(f"unknown config field {dotted!r}")
+        sections.setdefault(section, {})[name] = value
+    for section, values in sections.items():
+        config = dataclasses.replace(
+            config, **{section: dataclasses.replace(getattr(config, section), **values)})
+    return config
+
+
+def quick(config):
+    """Shrinks any config to run in seconds: 2 epochs of 3 steps, batch 16, 16 samples."""
+    return override(config, **{
+        "train.epochs": 2, "train.steps_per_epoch": 3,
+        "data.batch_size": min(config.data.batch_size, 16),
+        "callbacks.num_samples": 16})
+
+
+def validate(config):
+    """Checks values a user can get wrong; returns the config.
+
+    Raises:
+        ValueError: with a one-line reason echoing the bad value.
+    """
+    from gan_tf import data, losses, models
+
+    checks = [
+        (config.train.epochs >= 1, f"epochs must be >= 1, got {config.train.epochs}"),
+        (config.data.batch_size >= 1, f"batch_size must be >= 1, got {config.data.batch_size}"),
+        (config.train.steps_per_epoch is None or config.train.steps_per_epoch >= 1,
+         f"steps_per_epoch must be >= 1, got {config.train.steps_per_epoch}"),
+        (config.model.latent_dim >= 1,
+         f"latent_dim must be >= 1, got {config.model.latent_dim}"),
+        (config.train.g_lr > 0, f"g_lr must be > 0, got {config.train.g_lr}"),
+        (config.train.d_lr > 0, f"d_lr must be > 0, got {config.train.d_lr}"),
+        (config.train.precision in PRECISIONS,
+         f"precision must be one of {', '.join(PRECISIONS)}, got {config.train.precision!r}"),
+        (config.model.latent_distribution in ("normal", "uniform"),
+         f"latent_distribution must be normal or uniform, got "
+         f"{config.model.latent_distribution!r}"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise ValueError(message)
+    models.get(config.model.family)
+    models.get(config.model.discriminator_family or config.model.family)
+    losses.get(config.train.loss, **config.train.loss_kwargs)
+    if config.data.name not in data.names():
+        raise ValueError(f"unknown dataset {config.data.name!r}; choose one of "
+                         f"{', '.join(data.names())}")
+    return config

@@ -1,0 +1,415 @@
+"""The GAN wrapper: one `keras.Model` whose `train_step` trains any generator/discriminator pair.
+
+`GAN` takes two Keras models and a latent size. `compile` takes the two optimizers and
+a loss (a name or a `gan_tf.losses.GANLoss`); `fit` then runs `train_step` under
+`tf.function` on CPU, GPU or inside a `tf.distribute` strategy scope. Variants of GANs
+differ in their models and their loss object, never in this loop.
+
+Latent noise is drawn inside the step from a `keras.random.SeedGenerator` owned by the
+model; its state is saved with the weights, so a restored model continues the same
+noise sequence.
+"""
+
+import json
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from gan_tf import losses
+
+LATENT_DISTRIBUTIONS = ("normal", "uniform")
+EXPORT_METADATA = "gan_tf_export.json"
+_RNG_KEY = "noise_rng_state"
+
+
+def unpack(data):
+    """Splits a batch from the dataset into (real_images, labels or None).
+
+    Datasets may yield `images`, `(images,)`, `(images, labels)` or dicts with an
+    "image" key (and optionally "label").
+    """
+    if isinstance(data, dict):
+        return data["image"], data.get("label")
+    if isinstance(data, (tuple, list)):
+        if len(data) == 1:
+            return data[0], None
+        return data[0], data[1]
+    return data, None
+
+
+@keras.saving.register_keras_serializable(package="gan_tf")
+class GAN(keras.Model):
+    """A generator and a discriminator trained against each other by `fit`.
+
+    Args:
+        generator: a Keras model mapping latents (batch, latent_dim) to images
+            (batch, H, W, C) in [-1, 1]; for a conditional GAN it takes
+            `(latents, labels)`.
+        discriminator: a Keras model mapping images (and labels, when conditional)
+            to logits (batch, 1); no final sigmoid.
+        latent_dim: size of the latent vector, > 0.
+        seed: seed of the noise `SeedGenerator`; None draws one at random.
+        latent_distribution: "normal" (N(0, 1), the default) or "uniform" (U(-1, 1)).
+        conditional: feed labels to both models (set by conditional model families).
+
+    Example:
+
+        gan = GAN(models.dcgan.Generator(100, (28, 28, 1)),
+                  models.dcgan.Discriminator((28, 28, 1)), latent_dim=100)
+        gan.compile(keras.optimizers.Adam(2e-4, beta_1=0.5),
+                    keras.optimizers.Adam(2e-4, beta_1=0.5))
+        gan.fit(dataset, epochs=5)
+        images = gan.generate(16, seed=0)   # (16, 28, 28, 1) float32 in [-1, 1]
+
+    Raises:
+        ValueError: latent_dim <= 0 or an unknown latent_distribution.
+        TypeError: generator or discriminator is not a Keras model.
+    """
+
+    def __init__(self, generator, discriminator, latent_dim, seed=None,
+                 latent_distribution="normal", conditional=False, **kwargs):
+        super().__init__(**kwargs)
+        for role, model in (("generator", generator), ("discriminator", discriminator)):
+            if not isinstance(model, keras.layers.Layer):
+                raise TypeError(f"{role} must be a Keras model, got {type(model).__name__}")
+        if int(latent_dim) != latent_dim or latent_dim <= 0:
+            raise ValueError(f"latent_dim must be a positive integer, got {latent_dim!r}")
+        if latent_distribution not in LATENT_DISTRIBUTIONS:
+            raise ValueError(f"latent_distribution must be one of {LATENT_DISTRIBUTIONS}, "
+                             f"got {latent_distribution!r}")
+        self.generator = generator
+        self.discriminator = discriminator
+        self.latent_dim = int(latent_dim)
+        self.seed = seed
+        self.latent_distribution = latent_distribution
+        self.conditional = bool(conditional)
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.gan_loss = None
+        self._trackers = {}
+        if generator.built and discriminator.built:
+            self.built = True
+
+    # -- Building, compiling, saving --------------------------------------------------
+
+    def build(self, input_shape=None):
+        """Builds both models by running them on one symbolic batch if needed."""
+        if not self.generator.built:
+            self.generator(self._generator_inputs(
+                tf.zeros((1, self.latent_dim)), tf.zeros((1,), tf.int32)))
+        if not self.discriminator.built:
+            images = self.generator(self._generator_inputs(
+                tf.zeros((1, self.latent_dim)), tf.zeros((1,), tf.int32)))
+            self.discriminator(self._discriminator_inputs(images, tf.zeros((1,), tf.int32)))
+        self.built = True
+
+    def compile(self, g_optimizer=None, d_optimizer=None, loss="non_saturating", **kwargs):
+        """Sets the optimizers and the loss.
+
+        Args:
+            g_optimizer: optimizer for the generator (a Keras optimizer or its name);
+                default Adam(2e-4, beta_1=0.5) as in DCGAN.
+            d_optimizer: optimizer for the discriminator; same default.
+            loss: a name from `gan_tf.losses.names()` or a `gan_tf.losses.GANLoss`.
+            **kwargs: passed to `keras.Model.compile` (`steps_per_execution`,
+                `jit_compile`, `run_eagerly`); `optimizer`, `loss` and `metrics`
+                of the base class are not used by a GAN.
+
+        Raises:
+            ValueError: unknown loss name.
+            TypeError: `optimizer=` given instead of `g_optimizer`/`d_optimizer`.
+        """
+        if "optimizer" in kwargs:
+            raise TypeError("GAN.compile takes g_optimizer= and d_optimizer=, not optimizer=")
+        super().compile(optimizer=None, **kwargs)
+        self.g_optimizer = keras.optimizers.get(
+            g_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5))
+        self.d_optimizer = keras.optimizers.get(
+            d_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5))
+        if keras.mixed_precision.global_policy().name == "mixed_float16":
+            self.g_optimizer = _loss_scaled(self.g_optimizer)
+            self.d_optimizer = _loss_scaled(self.d_optimizer)
+        self.gan_loss = losses.get(loss)
+        names = ["d_loss", "g_loss", "real_score", "fake_score"]
+        names += [r.name for r in self.gan_loss.regularizers]
+        self._trackers = {name: keras.metrics.Mean(name=name) for name in names}
+
+    def build_optimizers(self):
+        """Creates both optimizers' slots (Adam moments...) so a restore can fill them."""
+        if not self.built:
+            self.build()
+        for optimizer, model in ((self.g_optimizer, self.generator),
+                                 (self.d_optimizer, self.discriminator)):
+            if not optimizer.built:
+                optimizer.build(model.trainable_variables)
+
+    def get_compile_config(self):
+        if self.gan_loss is None:
+            return None
+        return {
+            "g_optimizer": keras.optimizers.serialize(self.g_optimizer),
+            "d_optimizer": keras.optimizers.serialize(self.d_optimizer),
+            "loss": keras.saving.serialize_keras_object(self.gan_loss),
+        }
+
+    def compile_from_config(self, config):
+        self.compile(
+            g_optimizer=keras.optimizers.deserialize(config["g_optimizer"]),
+            d_optimizer=keras.optimizers.deserialize(config["d_optimizer"]),
+            loss=keras.saving.deserialize_keras_object(config["loss"]))
+        self.build_optimizers()
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "generator": keras.saving.serialize_keras_object(self.generator),
+            "discriminator": keras.saving.serialize_keras_object(self.discriminator),
+            "latent_dim": self.latent_dim,
+            "seed": self.seed,
+            "latent_distribution": self.latent_distribution,
+            "conditional": self.conditional,
+        })
+        return config
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        for key in ("generator", "discriminator"):
+            config[key] = keras.saving.deserialize_keras_object(
+                config[key], custom_objects=custom_objects)
+        return cls(**config)
+
+    def save_own_variables(self, store):
+        # The SeedGenerator is not a Keras saveable: store its state here so a
+        # restored model continues the same noise sequence.
+        super().save_own_variables(store)
+        store[_RNG_KEY] = np.asarray(self.seed_generator.state.numpy())
+
+    def load_own_variables(self, store):
+        if _RNG_KEY in store.keys():
+            self.seed_generator.state.assign(np.asarray(store[_RNG_KEY]))
+        super().load_own_variables(
+            {k: store[k] for k in store.keys() if k != _RNG_KEY})
+
+    # -- Training ---------------------------------------------------------------------
+
+    @property
+    def metrics(self):
+        # fit() resets these at the start of every epoch.
+        return list(self._trackers.values())
+
+    def train_step(self, data):  # fit() traces this under tf.function: do not decorate it
+        if self.gan_loss is None:
+            raise RuntimeError("call GAN.compile(g_optimizer, d_optimizer, loss) before fit")
+        real_images, labels = unpack(data)
+        if not self.conditional:
+            labels = None
+        batch_size = tf.shape(real_images)[0]
+        logs = {}
+        for _ in range(self.gan_loss.d_steps):
+            logs = self.discriminator_step(real_images, labels)
+        logs.update(self.generator_step(batch_size, labels))
+        return self.update_trackers(logs)
+
+    def discriminator_step(self, real_images, labels=None):
+        """One update of the discriminator on a real batch and as many fakes.
+
+        Returns:
+            dict of float32 scalars: d_loss, real_score, fake_score, and one entry
+            per regulariser of the loss.
+        """
+        batch_size = tf.shape(real_images)[0]
+        latents = self.sample_latents(batch_size)
+        fake_images = self.generator(self._generator_inputs(latents, labels), training=True)
+        fake_images = tf.stop_gradient(fake_images)
+        variables = self.discriminator.trainable_variables
+        with tf.GradientTape() as tape:
+            real_logits = self.discriminator(
+                self._discriminator_inputs(real_images, labels), training=True)
+            fake_logits = self.discriminator(
+                self._discriminator_inputs(fake_images, labels), training=True)
+            d_loss = self.gan_loss.discriminator_scale * self.gan_loss.discriminator_loss(
+                real_logits, fake_logits)
+            logs = {"d_loss": d_loss}
+            total = d_loss
+            for regularizer in self.gan_loss.regularizers:
+                penalty = regularizer(self.discriminator, real_images, fake_images, labels)
+                logs[regularizer.name] = penalty
+                total += penalty
+            total = self._scale_for_replicas(total, self.d_optimizer)
+        gradients = tape.gradient(total, variables)
+        self.d_optimizer.apply_gradients(zip(gradients, variables))
+        self.gan_loss.after_discriminator_step(self.discriminator)
+        logs["real_score"] = tf.reduce_mean(tf.sigmoid(tf.cast(real_logits, tf.float32)))
+        logs["fake_score"] = tf.reduce_mean(tf.sigmoid(tf.cast(fake_logits, tf.float32)))
+        return logs
+
+    def generator_step(self, batch_size, labels=None):
+        """One update of the generator through the (fixed) discriminator.
+
+        Returns:
+            dict with the float32 scalar g_loss.
+        """
+        latents = self.sample_latents(batch_size)
+        variables = self.generator.trainable_variables
+        with tf.GradientTape() as tape:
+            fake_images = self.generator(
+                self._generator_inputs(latents, labels), training=True)
+            fake_logits = self.discriminator(
+                self._discriminator_inputs(fake_images, labels), training=True)
+            g_loss = self.gan_loss.generator_loss(fake_logits)
+            scaled = self._scale_for_replicas(g_loss, self.g_optimizer)
+        gradients = tape.gradient(scaled, variables)
+        self.g_optimizer.apply_gradients(zip(gradients, variables))
+        return {"g_loss": g_loss}
+
+    def update_trackers(self, logs):
+        for name, value in logs.items():
+            self._trackers[name].update_state(value)
+        return {name: tracker.result() for name, tracker in self._trackers.items()}
+
+    def fit(self, *args, shuffle=False, **kwargs):
+        # Optimizer slots created inside the first trace would make tf.function trace
+        # train_step a second time; create them here, once.
+        if self.gan_loss is not None:
+            self.build_optimizers()
+        # Datasets come shuffled from gan_tf.data; Keras would only warn about shuffle=True.
+        return super().fit(*args, shuffle=shuffle, **kwargs)
+
+    def test_step(self, data):
+        raise NotImplementedError(
+            "GAN has no validation step; evaluate samples with gan_tf.metrics instead")
+
+    def _scale_for_replicas(self, loss, optimizer):
+        # Each replica computes the mean over its part of the batch and the strategy
+        # sums gradients over replicas: divide so the sum is the global-batch mean.
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        if replicas > 1:
+            loss = loss / tf.cast(replicas, loss.dtype)
+        return optimizer.scale_loss(loss)
+
+    def _generator_inputs(self, latents, labels):
+        return (latents, labels) if self.conditional else latents
+
+    def _discriminator_inputs(self, images, labels):
+        return (images, labels) if self.conditional else images
+
+    # -- Sampling ---------------------------------------------------------------------
+
+    def sample_latents(self, num, seed=None):
+        """Draws latent vectors.
+
+        Args:
+            num: how many (int or scalar tensor).
+            seed: None draws from the model's SeedGenerator (advancing it, as in
+                training); an int gives the same latents every time.
+
+        Returns:
+            float32 (num, latent_dim), N(0, 1) or U(-1, 1) per `latent_distribution`.
+        """
+        shape = (num, self.latent_dim)
+        if seed is None:
+            seed = self.seed_generator.next()
+            context = tf.distribute.get_replica_context()
+            if context is not None and context.num_replicas_in_sync > 1:
+                # Replicas share the generator state: give each its own stream.
+                seed = seed + tf.cast(
+                    tf.stack([0, context.replica_id_in_sync_group]), seed.dtype)
+        else:
+            seed = tf.constant([int(seed), 0], tf.int32)
+        seed = tf.cast(seed, tf.int32)
+        if self.latent_distribution == "uniform":
+            return tf.random.stateless_uniform(shape, seed, minval=-1.0, maxval=1.0)
+        return tf.random.stateless_normal(shape, seed)
+
+    def generate(self, num_images=None, seed=None, latents=None, labels=None,
+                 batch_size=256):
+        """Generates images with the generator in inference mode.
+
+        Args:
+            num_images: how many; may be omitted when `latents` is given.
+            seed: int for reproducible images (same seed, same images); None for new
+                ones.
+            latents: float32 (n, latent_dim) to use instead of drawing them.
+            labels: int (n,) class labels, for conditional models.
+            batch_size: images per generator call, to bound memory.
+
+        Returns:
+            numpy float32 (n, H, W, C) in [-1, 1].
+
+        Raises:
+            ValueError: neither num_images nor latents, or sizes that disagree.
+        """
+        if latents is None:
+            if num_images is None or num_images < 1:
+                raise ValueError(f"num_images must be >= 1, got {num_images!r}")
+            if seed is None:
+                seed = np.random.randint(2**31 - 1)
+            latents = self.sample_latents(int(num_images), seed=seed)
+        latents = tf.convert_to_tensor(latents, tf.float32)
+        num = int(latents.shape[0])
+        if num_images is not None and num_images != num:
+            raise ValueError(f"num_images={num_images} but latents has {num} rows")
+        if latents.shape[-1] != self.latent_dim:
+            raise ValueError(f"latents must have {self.latent_dim} columns, got "
+                             f"shape {tuple(latents.shape)}")
+        if self.conditional:
+            if labels is None:
+                raise ValueError("a conditional GAN needs labels= to generate")
+            labels = tf.convert_to_tensor(np.broadcast_to(np.asarray(labels), (num,)),
+                                          tf.int32)
+        chunks = []
+        for start in range(0, num, batch_size):
+            batch = latents[start:start + batch_size]
+            batch_labels = None if labels is None else labels[start:start + batch_size]
+            images = self.generator(self._generator_inputs(batch, batch_labels),
+                                    training=False)
+            chunks.append(tf.cast(images, tf.float32).numpy())
+        return np.concatenate(chunks)
+
+    # -- Export -----------------------------------------------------------------------
+
+    def export_generator(self, path):
+        """Writes the generator as a TensorFlow SavedModel.
+
+        The SavedModel's `serving_default` signature (and its `serve` function) map
+        `latents` float32 (batch, latent_dim) [and `labels` int32 (batch,) when
+        conditional] to images float32 (batch, H, W, C) in [-1, 1]. It loads with plain
+        `tf.saved_model.load(path)`, without gan_tf. `gan_tf_export.json` beside it
+        records latent_dim, latent_distribution and the image shape.
+
+        Returns:
+            the path written.
+        """
+        if not self.built:
+            self.build()
+        generator = self.generator
+        signature = [tf.TensorSpec((None, self.latent_dim), tf.float32, name="latents")]
+        if self.conditional:
+            signature.append(tf.TensorSpec((None,), tf.int32, name="labels"))
+
+            def serve(latents, labels):
+                return tf.cast(generator((latents, labels), training=False), tf.float32)
+        else:
+
+            def serve(latents):
+                return tf.cast(generator(latents, training=False), tf.float32)
+
+        archive = keras.export.ExportArchive()
+        archive.track(generator)
+        archive.add_endpoint("serve", serve, input_signature=signature)
+        archive.write_out(path, verbose=False)
+        image_shape = self.generate(1, seed=0, labels=0 if self.conditional else None).shape[1:]
+        with open(os.path.join(path, EXPORT_METADATA), "w") as f:
+            json.dump({"latent_dim": self.latent_dim,
+                       "latent_distribution": self.latent_distribution,
+                       "conditional": self.conditional,
+                       "image_shape": list(image_shape)}, f, indent=2)
+        return path
+
+
+def _loss_scaled(optimizer):
+    if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        return optimizer
+    return keras.optimizers.LossScaleOptimizer(optimizer)

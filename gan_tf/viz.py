@@ -1,0 +1,139 @@
+"""Pictures: image grids, PNG and GIF files, loss curves.
+
+Images inside gan_tf are float32 in [-1, 1]; the conversion to uint8 happens here,
+where pictures are written.
+"""
+
+import math
+import os
+
+import numpy as np
+from PIL import Image
+
+
+def to_uint8(images):
+    """Maps float images in [-1, 1] to uint8 in [0, 255] (values outside are clipped).
+
+    Args:
+        images: array (..., H, W, C) float in [-1, 1].
+
+    Returns:
+        uint8 array of the same shape.
+    """
+    images = np.asarray(images, dtype=np.float32)
+    return np.round((np.clip(images, -1.0, 1.0) + 1.0) * 127.5).astype(np.uint8)
+
+
+def image_grid(images, columns=None, padding=2, pad_value=255):
+    """Tiles a batch of images into one picture.
+
+    Args:
+        images: (N, H, W, C) float in [-1, 1] or uint8; C is 1 or 3.
+        columns: images per row; default ceil(sqrt(N)).
+        padding: pixels between images and around the grid.
+        pad_value: uint8 colour of the padding.
+
+    Returns:
+        uint8 (rows * (H + p) + p, columns * (W + p) + p, C).
+
+    Raises:
+        ValueError: not a 4-D batch with 1 or 3 channels, or an empty batch.
+    """
+    images = np.asarray(images)
+    if images.ndim != 4 or images.shape[-1] not in (1, 3) or len(images) == 0:
+        raise ValueError(f"image_grid needs a non-empty (N, H, W, 1 or 3) batch, "
+                         f"got shape {images.shape}")
+    if images.dtype != np.uint8:
+        images = to_uint8(images)
+    num, height, width, channels = images.shape
+    columns = columns or math.ceil(math.sqrt(num))
+    rows = math.ceil(num / columns)
+    grid = np.full((rows * (height + padding) + padding,
+                    columns * (width + padding) + padding, channels), pad_value, np.uint8)
+    for index, image in enumerate(images):
+        top = padding + (index // columns) * (height + padding)
+        left = padding + (index % columns) * (width + padding)
+        grid[top:top + height, left:left + width] = image
+    return grid
+
+
+def _to_pil(grid, scale):
+    image = Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid)
+    if scale != 1:
+        image = image.resize((grid.shape[1] * scale, grid.shape[0] * scale), Image.NEAREST)
+    return image
+
+
+def save_image_grid(images, path, columns=None, scale=2):
+    """Writes `image_grid(images, columns)` as a PNG, enlarged `scale` times.
+
+    Returns:
+        the path written.
+    """
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    _to_pil(image_grid(images, columns), scale).save(path)
+    return path
+
+
+def save_gif(png_paths, path, duration_ms=300):
+    """Writes the PNGs as an animated GIF, one frame each, looping forever.
+
+    The last frame is held three times as long, so the final result is seen.
+
+    Returns:
+        the path written, or None when there are no frames.
+    """
+    if not png_paths:
+        return None
+    frames = [Image.open(p).convert("RGB") for p in png_paths]
+    durations = [duration_ms] * (len(frames) - 1) + [duration_ms * 3]
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=durations,
+                   loop=0)
+    return path
+
+
+def plot_history(history, path=None, keys=None):
+    """Plots per-epoch curves from a Keras History, its `.history` dict or history.json.
+
+    Args:
+        history: `keras.callbacks.History`, a dict {name: [per-epoch values]}, or the
+            path of a `history.json`.
+        path: where to write a PNG; None returns the figure without writing.
+        keys: names to plot; default every loss (names ending in "loss") on one
+            axis and the other numbers on a second.
+
+    Returns:
+        the matplotlib Figure.
+    """
+    import json
+
+    import matplotlib
+    if path is not None:
+        matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if isinstance(history, str):
+        with open(history) as f:
+            history = json.load(f)
+    history = getattr(history, "history", history)
+    series = {k: v for k, v in history.items()
+              if isinstance(v, list) and v and all(isinstance(x, (int, float)) for x in v)}
+    if keys is not None:
+        series = {k: series[k] for k in keys if k in series}
+    loss_keys = [k for k in series if k.endswith("loss")]
+    other_keys = [k for k in series if k not in loss_keys and k != "epoch"]
+    panels = [ks for ks in (loss_keys, other_keys) if ks]
+    fig, axes = plt.subplots(1, max(1, len(panels)), figsize=(5 * max(1, len(panels)), 3.5),
+                             squeeze=False)
+    for ax, ks in zip(axes[0], panels):
+        for k in ks:
+            epochs = history.get("epoch", list(range(1, len(series[k]) + 1)))
+            ax.plot(epochs[:len(series[k])], series[k], label=k)
+        ax.set_xlabel("epoch")
+        ax.legend()
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+    return fig

@@ -1,0 +1,38 @@
+"""gan_tf: generative adversarial networks in TensorFlow 2 / Keras 3."""
+
+import re
+
+from setuptools import find_packages
+from setuptools import setup
+
+with open("gan_tf/__init__.py") as f:
+    VERSION = re.search(r'__version__ = "([^"]+)"', f.read()).group(1)
+
+setup(
+    name="gan_tf",
+    version=VERSION,
+    description="GANs in TensorFlow 2 / Keras 3: models, losses, data, metrics and "
+                "the runnable ports of five GAN tutorials.",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=find_packages(include=["gan_tf", "gan_tf.*"]),
+    package_data={"gan_tf": ["assets/*.npz", "assets/*.json"]},
+    install_requires=[
+        "tensorflow>=2.16",
+        "keras>=3.3",
+        "tensorflow-datasets>=4.9",
+        # tensorflow-datasets 4.9 imports importlib_resources without declaring it.
+        "importlib_resources",
+        # TensorFlow 2.21 no longer installs tensorboard; tf.summary needs it.
+        "tensorboard",
+        "numpy",
+        "matplotlib",
+        "pillow",
+        "absl-py",
+    ],
+    extras_require={
+        "test": ["pytest>=7"],
+        "notebooks": ["jupyter", "nbclient", "nbformat", "ipykernel", "jupytext"],
+    },
+)

@@ -1,0 +1,52 @@
+"""Shared fixtures: a private tfds data dir, small models, a tiny dataset."""
+
+import os
+import tempfile
+
+# Before TensorFlow/tfds import: keep prepared datasets out of the user's home and
+# make sure no test reaches the network for a dataset.
+os.environ.setdefault("TFDS_DATA_DIR", tempfile.mkdtemp(prefix="gan_tf_tfds_"))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+import gan_tf  # noqa: E402
+from gan_tf import models  # noqa: E402
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: long end-to-end tests (run with -m slow)")
+
+
+@pytest.fixture(autouse=True)
+def _float32_policy():
+    keras.mixed_precision.set_global_policy("float32")
+    yield
+    keras.mixed_precision.set_global_policy("float32")
+
+
+def small_gan(seed=0, family="mlp", image_shape=(28, 28, 1)):
+    """A small compiled GAN for fast tests."""
+    keras.utils.set_random_seed(seed)
+    if family == "mlp":
+        generator = models.mlp.Generator(8, image_shape, hidden_units=(16,))
+        discriminator = models.mlp.Discriminator(image_shape, hidden_units=(16,))
+    else:
+        generator = models.dcgan.Generator(8, image_shape, base_channels=4)
+        discriminator = models.dcgan.Discriminator(image_shape, base_channels=4)
+    gan = gan_tf.GAN(generator, discriminator, latent_dim=8, seed=seed)
+    gan.compile(keras.optimizers.Adam(1e-3, beta_1=0.5), keras.optimizers.Adam(1e-3, beta_1=0.5))
+    return gan
+
+
+def random_images(num=16, shape=(28, 28, 1), seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.uniform(-1, 1, (num, *shape)).astype(np.float32)
+
+
+def image_dataset(num=32, batch_size=8, shape=(28, 28, 1)):
+    return tf.data.Dataset.from_tensor_slices(random_images(num, shape)).batch(
+        batch_size, drop_remainder=True)

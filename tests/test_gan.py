@@ -1,0 +1,205 @@
+"""The GAN wrapper: one train_step, sampling, save/load and export round trips."""
+
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import gan_tf
+from gan_tf import losses, models
+from tests.conftest import image_dataset, random_images, small_gan
+
+
+def _np(variable):
+    return variable.numpy()
+
+
+def _weights(model):
+    return [_np(v) for v in model.weights]
+
+
+def _changed(before, after):
+    return [not np.array_equal(b, a) for b, a in zip(before, after)]
+
+
+@pytest.mark.parametrize("run_eagerly", [True, False])
+def test_train_step_updates_both_models(run_eagerly):
+    gan = small_gan(family="dcgan")
+    gan.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3),
+                run_eagerly=run_eagerly)
+    g_before, d_before = _weights(gan.generator), _weights(gan.discriminator)
+    history = gan.fit(image_dataset(16, 8), epochs=1, verbose=0)
+    for key in ("d_loss", "g_loss", "real_score", "fake_score"):
+        assert len(history.history[key]) == 1 and np.isfinite(history.history[key][0])
+    g_trainable = [v.trainable for v in gan.generator.weights]
+    g_changed = _changed(g_before, _weights(gan.generator))
+    assert all(c for c, t in zip(g_changed, g_trainable) if t)
+    assert all(_changed(d_before, _weights(gan.discriminator))[i]
+               for i, v in enumerate(gan.discriminator.weights) if v.trainable)
+
+
+def test_frozen_layers_are_left_alone():
+    gan = small_gan()
+    frozen_g = gan.generator.stack.layers[0]
+    frozen_d = gan.discriminator.stack.layers[1]
+    frozen_g.trainable = frozen_d.trainable = False
+    gan.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3))
+    before = [_np(v) for v in frozen_g.weights + frozen_d.weights]
+    others = _np(gan.generator.stack.layers[-3].kernel)
+    gan.fit(image_dataset(16, 8), epochs=1, verbose=0)
+    for b, v in zip(before, frozen_g.weights + frozen_d.weights):
+        np.testing.assert_array_equal(b, _np(v))
+    assert not np.array_equal(others, _np(gan.generator.stack.layers[-3].kernel))
+
+
+def test_generator_step_does_not_touch_discriminator():
+    gan = small_gan()
+    gan.build_optimizers()
+    before = _weights(gan.discriminator)
+    gan.generator_step(tf.constant(4))
+    assert not any(_changed(before, _weights(gan.discriminator)))
+
+
+def test_train_step_traces_once():
+    traces = []
+
+    class CountingGAN(gan_tf.GAN):
+        def train_step(self, data):
+            traces.append(1)  # runs only while tracing
+            return super().train_step(data)
+
+    base = small_gan()
+    gan = CountingGAN(base.generator, base.discriminator, latent_dim=8, seed=0)
+    gan.compile()
+    gan.fit(image_dataset(64, 8), epochs=3, verbose=0)  # 24 steps
+    assert len(traces) == 1
+
+
+def test_any_pair_of_keras_models():
+    generator = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8 * 8),
+                                  keras.layers.Reshape((8, 8, 1)),
+                                  keras.layers.Activation("tanh")])
+    discriminator = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(),
+                                      keras.layers.Dense(1)])
+    gan = gan_tf.GAN(generator, discriminator, latent_dim=4)
+    gan.compile(loss="minimax")
+    history = gan.fit(image_dataset(16, 8, (8, 8, 1)), epochs=2, verbose=0)
+    assert len(history.history["g_loss"]) == 2
+    assert gan.generate(3, seed=1).shape == (3, 8, 8, 1)
+
+
+def test_datasets_with_labels_are_accepted():
+    images = random_images(16)
+    dataset = tf.data.Dataset.from_tensor_slices((images, np.arange(16) % 10)).batch(8)
+    small_gan().fit(dataset, epochs=1, verbose=0)
+
+
+def test_generate_is_reproducible():
+    gan = small_gan()
+    a, b = gan.generate(5, seed=3), gan.generate(5, seed=3)
+    np.testing.assert_array_equal(a, b)
+    assert a.shape == (5, 28, 28, 1) and a.dtype == np.float32
+    assert a.min() >= -1 and a.max() <= 1
+    assert not np.array_equal(a, gan.generate(5, seed=4))
+    # Chunked generation gives the same images.
+    np.testing.assert_allclose(gan.generate(5, seed=3, batch_size=2), a, atol=1e-6)
+
+
+def test_uniform_latents():
+    base = small_gan()
+    gan = gan_tf.GAN(base.generator, base.discriminator, latent_dim=8,
+                     latent_distribution="uniform")
+    latents = np.asarray(gan.sample_latents(1000, seed=0))
+    assert latents.min() >= -1 and latents.max() <= 1 and abs(latents.mean()) < 0.05
+
+
+@pytest.mark.parametrize("kwargs, error", [
+    ({"latent_dim": 0}, ValueError), ({"latent_dim": 8, "latent_distribution": "cauchy"},
+                                      ValueError)])
+def test_constructor_validates(kwargs, error):
+    base = small_gan()
+    with pytest.raises(error):
+        gan_tf.GAN(base.generator, base.discriminator, **kwargs)
+
+
+def test_constructor_rejects_non_models():
+    with pytest.raises(TypeError, match="generator must be a Keras model"):
+        gan_tf.GAN(lambda z: z, small_gan().discriminator, latent_dim=8)
+
+
+def test_fit_without_compile_explains():
+    base = small_gan()
+    gan = gan_tf.GAN(base.generator, base.discriminator, latent_dim=8)
+    with pytest.raises((RuntimeError, ValueError), match="compile"):
+        gan.fit(image_dataset(8, 8), epochs=1, verbose=0)
+
+
+def test_save_load_round_trip_keeps_optimizers_and_noise(tmp_path):
+    gan = small_gan(family="dcgan")
+    gan.compile(keras.optimizers.Adam(1e-3, beta_1=0.5), keras.optimizers.RMSprop(5e-4),
+                loss=losses.NonSaturating(discriminator_scale=0.5))
+    dataset = image_dataset(16, 8)
+    gan.fit(dataset, epochs=1, verbose=0)
+    path = str(tmp_path / "gan.keras")
+    gan.save(path)
+    restored = keras.models.load_model(path)
+    assert isinstance(restored, gan_tf.GAN)
+    assert isinstance(restored.d_optimizer, keras.optimizers.RMSprop)
+    assert restored.gan_loss.discriminator_scale == 0.5
+    np.testing.assert_array_equal(restored.generate(4, seed=0), gan.generate(4, seed=0))
+    for mine, theirs in ((gan.g_optimizer, restored.g_optimizer),
+                         (gan.d_optimizer, restored.d_optimizer)):
+        assert int(theirs.iterations) == int(mine.iterations) == 2
+        assert len(mine.variables) == len(theirs.variables)
+        for a, b in zip(mine.variables, theirs.variables):
+            np.testing.assert_array_equal(_np(a), _np(b))
+    np.testing.assert_array_equal(_np(restored.seed_generator.state),
+                                  _np(gan.seed_generator.state))
+    # Training continues identically from the restored state (no dropout in dcgan G;
+    # D dropout draws from Keras' global RNG, so compare with deterministic D).
+    history = restored.fit(dataset, epochs=1, verbose=0)
+    assert int(restored.g_optimizer.iterations) == 4
+    assert np.isfinite(history.history["g_loss"][0])
+
+
+def test_save_weights_round_trip_includes_optimizers(tmp_path):
+    gan = small_gan()
+    gan.fit(image_dataset(16, 8), epochs=1, verbose=0)
+    path = str(tmp_path / "w.weights.h5")
+    gan.save_weights(path)
+    other = small_gan(seed=5)
+    other.build_optimizers()
+    other.load_weights(path)
+    for a, b in zip(gan.d_optimizer.variables, other.d_optimizer.variables):
+        np.testing.assert_array_equal(_np(a), _np(b))
+    np.testing.assert_array_equal(other.generate(3, seed=1), gan.generate(3, seed=1))
+
+
+def test_export_generator_serves_without_gan_tf(tmp_path):
+    gan = small_gan(family="dcgan")
+    path = gan.export_generator(str(tmp_path / "generator"))
+    latents = np.asarray(gan.sample_latents(3, seed=7))
+    np.save(tmp_path / "latents.npy", latents)
+    np.save(tmp_path / "expected.npy", gan.generate(latents=latents))
+    script = f"""
+import sys, numpy as np, tensorflow as tf
+loaded = tf.saved_model.load({path!r})
+latents = np.load({str(tmp_path / 'latents.npy')!r})
+images = loaded.serve(tf.constant(latents)).numpy()
+outputs = loaded.signatures["serving_default"](latents=tf.constant(latents))
+(signature_images,) = outputs.values()
+np.testing.assert_allclose(images, np.load({str(tmp_path / 'expected.npy')!r}), atol=1e-5)
+np.testing.assert_allclose(signature_images.numpy(), images, atol=1e-6)
+assert "gan_tf" not in sys.modules, "gan_tf was imported"
+print("ok", images.shape)
+"""
+    env = {**os.environ, "PYTHONPATH": ""}
+    result = subprocess.run([sys.executable, "-c", script], cwd=str(tmp_path),
+                            capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "ok (3, 28, 28, 1)" in result.stdout
+    assert os.path.exists(os.path.join(path, "gan_tf_export.json"))

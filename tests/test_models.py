@@ -1,0 +1,122 @@
+"""Every model family: shapes, value ranges, layer structure, config round trips."""
+
+import keras
+import numpy as np
+import pytest
+
+from gan_tf import models
+
+SHAPES = [(28, 28, 1), (32, 32, 3), (64, 64, 3)]
+
+
+def _dense_units(model):
+    return [layer.units for layer in model.stack.layers if isinstance(layer, keras.layers.Dense)]
+
+
+@pytest.mark.parametrize("family", models.families())
+@pytest.mark.parametrize("shape", SHAPES)
+def test_shapes_and_ranges(family, shape):
+    module = models.get(family)
+    kwargs = {"base_channels": 8} if family == "dcgan" else {}
+    generator = module.Generator(latent_dim=12, image_shape=shape, **kwargs)
+    discriminator = module.Discriminator(image_shape=shape, **kwargs)
+    latents = np.random.default_rng(0).normal(size=(3, 12)).astype(np.float32) * 10
+    images = np.asarray(generator(latents))
+    assert images.shape == (3, *shape) and images.dtype == np.float32
+    assert images.min() >= -1 and images.max() <= 1  # tanh output
+    logits = np.asarray(discriminator(images))
+    assert logits.shape == (3, 1) and np.all(np.isfinite(logits))
+
+
+def test_tutorial_002_mlp_layers():
+    generator = models.mlp.Generator()  # defaults are tutorial 002's
+    assert _dense_units(generator) == [256, 512, 1024, 784]
+    assert sum(isinstance(l, keras.layers.BatchNormalization) for l in generator.stack.layers) == 3
+    discriminator = models.mlp.Discriminator()
+    assert _dense_units(discriminator) == [512, 256, 1]
+    assert [l.rate for l in discriminator.stack.layers
+            if isinstance(l, keras.layers.Dropout)] == [0.3, 0.3]
+    # N(0, 0.02) init: the sample std of a 784x512 kernel is 0.02 to within ~1%.
+    kernel = np.asarray(discriminator.stack.layers[1].kernel)
+    assert kernel.std() == pytest.approx(0.02, rel=0.03)
+    # Parameters: 100*256+256 + 256*512+512 + 512*1024+1024 + 1024*784+784 + BN 2*(256+512+1024)
+    # trainable (and as many moving statistics).
+    assert generator.count_params() == (
+        100 * 256 + 256 + 256 * 512 + 512 + 512 * 1024 + 1024 + 1024 * 784 + 784
+        + 4 * (256 + 512 + 1024))
+
+
+def test_tutorial_004_mlp_layers():
+    generator = models.mlp.Generator(hidden_units=(128,), activation="relu",
+                                     batch_norm=False, init_stddev=None)
+    discriminator = models.mlp.Discriminator(hidden_units=(128,), init_stddev=None)
+    # G: 100*128+128 + 128*784+784; D: 784*128+128 + 128+1
+    assert generator.count_params() == 100 * 128 + 128 + 128 * 784 + 784
+    assert discriminator.count_params() == 784 * 128 + 128 + 128 + 1
+
+
+def test_dcgan_64_matches_tutorial_001_channels():
+    generator = models.dcgan.Generator(100, (64, 64, 3))
+    dense = generator.stack.layers[0]
+    assert dense.units == 4 * 4 * 512
+    transposed = [l for l in generator.stack.layers
+                  if isinstance(l, keras.layers.Conv2DTranspose)]
+    assert [(l.filters, l.strides[0]) for l in transposed] == [
+        (512, 1), (256, 2), (128, 2), (64, 2), (3, 2)]
+    assert all(l.kernel_size == (5, 5) for l in transposed)
+
+
+def test_dcgan_28_matches_tensorflow_dcgan_tutorial():
+    generator = models.dcgan.Generator(100, (28, 28, 1))
+    assert generator.stack.layers[0].units == 7 * 7 * 256
+    transposed = [l for l in generator.stack.layers
+                  if isinstance(l, keras.layers.Conv2DTranspose)]
+    assert [(l.filters, l.strides[0]) for l in transposed] == [(128, 1), (64, 2), (1, 2)]
+    discriminator = models.dcgan.Discriminator((28, 28, 1))
+    convs = [l for l in discriminator.stack.layers if isinstance(l, keras.layers.Conv2D)]
+    assert [(l.filters, l.strides[0]) for l in convs] == [(64, 2), (128, 2)]
+
+
+def test_pool_discriminator_of_tutorial_000():
+    discriminator = models.dcgan.Discriminator((28, 28, 1), downsampling="pool", dropout=0.3)
+    kinds = [type(l).__name__ for l in discriminator.stack.layers]
+    assert kinds == ["Conv2D", "LeakyReLU", "MaxPooling2D", "Dropout",
+                     "Conv2D", "LeakyReLU", "MaxPooling2D", "Dropout", "Flatten", "Dense"]
+
+
+@pytest.mark.parametrize("family", models.families())
+def test_config_round_trip_and_serialization(family):
+    module = models.get(family)
+    kwargs = {"base_channels": 8} if family == "dcgan" else {"hidden_units": (32,)}
+    for cls, args in ((module.Generator, {"latent_dim": 6, **kwargs}),
+                      (module.Discriminator, kwargs)):
+        model = cls(**args)
+        clone = cls.from_config(model.get_config())
+        assert clone.get_config() == model.get_config()
+        clone.set_weights(model.get_weights())
+        inputs = np.ones((2, *model.input_shape[1:]), np.float32)
+        np.testing.assert_allclose(np.asarray(clone(inputs)), np.asarray(model(inputs)),
+                                   atol=1e-6)
+        restored = keras.saving.deserialize_keras_object(
+            keras.saving.serialize_keras_object(model))
+        assert type(restored) is cls
+
+
+def test_serialization_keys_differ_between_families():
+    names = {keras.saving.get_registered_name(models.get(f).Generator)
+             for f in models.families()}
+    assert len(names) == len(models.families())
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda: models.dcgan.Generator(100, (30, 30, 1)), "s \\* 2\\*\\*k"),
+    (lambda: models.dcgan.Generator(100, (28, 32, 1)), "square"),
+    (lambda: models.dcgan.Discriminator((28, 28, 1), downsampling="avg"), "downsampling"),
+    (lambda: models.mlp.Generator(100, (28, 28)), "image_shape"),
+    (lambda: models.mlp.Discriminator(dropout=1.0), "dropout"),
+    (lambda: models.mlp.Generator(activation="gelu"), "activation"),
+    (lambda: models.get("vae"), "unknown model"),
+])
+def test_bad_arguments_raise(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
