@@ -8,6 +8,7 @@ import json
 import os
 import re
 import tempfile
+import warnings
 
 from absl import logging
 import keras
@@ -165,6 +166,7 @@ INDEX_FILE = "checkpoint.json"
 def save(gan, directory, epoch, keep=3):
     """Writes checkpoint `epoch` of `gan` into `directory`; returns its path."""
     os.makedirs(directory, exist_ok=True)
+    gan.build_optimizers()  # a checkpoint always holds the optimizers' slots
     name = f"ckpt-{epoch:04d}.weights.h5"
     path = os.path.join(directory, name)
     tmp = os.path.join(directory, f".tmp-{name}")
@@ -222,7 +224,12 @@ def restore_latest(gan, directory):
     epoch, path = found
     gan.build_optimizers()
     try:
-        gan.load_weights(path)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            gan.load_weights(path)
+        skipped = [str(w.message) for w in caught if "Skipping" in str(w.message)]
+        if skipped:  # Keras only warns when an optimizer's slots do not match
+            raise ValueError(skipped[0].strip())
     except Exception as error:  # h5py and Keras raise many types for a bad file
         raise CheckpointError(
             f"cannot restore checkpoint {path}: {type(error).__name__}: "

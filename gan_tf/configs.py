@@ -109,7 +109,7 @@ def _default():
         data=DataConfig(name="mnist_sample", batch_size=64),
         model=ModelConfig(family="dcgan", generator={"base_channels": 32},
                           discriminator={"base_channels": 32}),
-        train=TrainConfig(epochs=25, g_lr=2e-4, d_lr=2e-4, beta_1=0.5))
+        train=TrainConfig(epochs=25, g_lr=5e-4, d_lr=5e-4, beta_1=0.5))
 
 
 def _tutorial_000():

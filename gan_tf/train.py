@@ -11,6 +11,7 @@ the same command again resumes from the last checkpoint; --restart starts over.
 """
 
 import json
+import logging as std_logging
 import os
 import shutil
 import sys
@@ -65,6 +66,8 @@ def config_from_flags(flag_values=FLAGS):
     """The preset named by --config with the explicitly given flags applied, validated."""
     try:
         config = configs.get(flag_values.config)
+        if flag_values.quick:  # before the flags, so that explicit flags win
+            config = configs.quick(config)
         fields = {field: flag_values[name].value for name, field in _OVERRIDES.items()
                   if flag_values[name].value is not None}
         if "model.family" in fields and fields["model.family"] != config.model.family:
@@ -73,8 +76,6 @@ def config_from_flags(flag_values=FLAGS):
                 "model.discriminator_family": None, "model.generator": {},
                 "model.discriminator": {}})
         config = configs.override(config, **fields)
-        if flag_values.quick:
-            config = configs.quick(config)
         return configs.validate(config)
     except ValueError as error:
         raise UsageError(str(error)) from error
@@ -222,16 +223,21 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     from gan_tf import callbacks, data
 
-    logging_module = __import__("logging")
-    logging_module.getLogger("tensorflow").setLevel(logging_module.WARNING)
+    # TensorFlow's SavedModel writer logs a line per asset at INFO.
+    std_logging.getLogger("tensorflow").setLevel(std_logging.WARNING)
     try:
         config = config_from_flags()
-        gan = train_and_evaluate(config, FLAGS.workdir, restart=FLAGS.restart,
-                                 verbose=FLAGS.verbose)
+        train_and_evaluate(config, FLAGS.workdir, restart=FLAGS.restart,
+                           verbose=FLAGS.verbose)
     except (UsageError, callbacks.CheckpointError, data.DatasetUnavailableError) as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
-    del gan
+    except KeyboardInterrupt:
+        found = callbacks.latest(os.path.join(FLAGS.workdir, "checkpoints"))
+        where = f"epoch {found[0]} is saved" if found else "no epoch was completed"
+        print(f"\ninterrupted: {where}; run the same command again to resume",
+              file=sys.stderr)
+        sys.exit(130)
     samples = os.path.join(FLAGS.workdir, "samples")
     last = sorted(f for f in os.listdir(samples) if f.endswith(".png"))
     print(f"done: {os.path.abspath(FLAGS.workdir)}")

@@ -1,0 +1,62 @@
+"""Presets, overrides and validation."""
+
+import dataclasses
+import json
+
+import pytest
+
+from gan_tf import configs
+from gan_tf.train import build_gan
+
+
+@pytest.mark.parametrize("name", configs.names())
+def test_every_preset_validates_and_builds(name):
+    config = configs.quick(configs.validate(configs.get(name)))
+    gan = build_gan(config)
+    image = gan.generate(1, seed=0)
+    assert image.shape[1:] == tuple(gan.discriminator.input_shape[1:])
+
+
+def test_tutorial_hyper_parameters():
+    t002 = configs.get("tutorial_002")
+    assert (t002.train.g_lr, t002.train.beta_1, t002.train.loss_kwargs) == (
+        2e-4, 0.5, {"discriminator_scale": 0.5})
+    t004 = configs.get("tutorial_004")
+    assert (t004.train.g_lr, t004.train.beta_1) == (1e-3, 0.5)
+    assert t004.model.generator["hidden_units"] == (128,)
+
+
+def test_override_and_quick():
+    config = configs.override(configs.get(), **{"train.epochs": 7, "data.batch_size": 8})
+    assert config.train.epochs == 7 and config.data.batch_size == 8
+    assert configs.get().train.epochs != 7  # presets are not mutated
+    quick = configs.quick(config)
+    assert quick.train.steps_per_epoch == 3 and quick.train.epochs == 2
+    with pytest.raises(ValueError, match="unknown config field"):
+        configs.override(config, **{"train.epoch": 1})
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.train.epochs = 3
+
+
+def test_json_round_trip():
+    config = configs.get("tutorial_004")
+    assert configs.Config.from_dict(json.loads(config.to_json())).to_json() == config.to_json()
+
+
+@pytest.mark.parametrize("field, value, match", [
+    ("train.epochs", 0, "epochs must be >= 1"),
+    ("data.batch_size", -4, "batch_size must be >= 1"),
+    ("train.loss", "hinge_typo", "unknown loss"),
+    ("model.family", "vae", "unknown model"),
+    ("data.name", "imagenet", "unknown dataset"),
+    ("train.precision", "float8", "precision"),
+    ("train.g_lr", 0.0, "g_lr"),
+])
+def test_validate_rejects(field, value, match):
+    with pytest.raises(ValueError, match=match):
+        configs.validate(configs.override(configs.get(), **{field: value}))
+
+
+def test_unknown_preset():
+    with pytest.raises(ValueError, match="unknown config 'nope'; choose one of"):
+        configs.get("nope")

@@ -1,0 +1,169 @@
+"""The absl CLI: end to end into a tmp workdir, resuming, and every bad input."""
+
+import json
+import os
+import subprocess
+import sys
+
+from absl import flags
+import pytest
+
+from gan_tf import callbacks
+from gan_tf import train
+
+FLAGS = flags.FLAGS
+QUICK = ["--quick", "--verbose=0"]
+
+
+def run_cli(*args):
+    """Runs gan_tf.train.main in this process; returns its exit code."""
+    FLAGS.unparse_flags()
+    argv = FLAGS(["gan_tf.train", *args])
+    try:
+        train.main(argv)
+    except SystemExit as exit_:
+        return exit_.code
+    finally:
+        FLAGS.unparse_flags()
+    return 0
+
+
+def test_end_to_end_then_resume(tmp_path, capsys):
+    workdir = str(tmp_path / "run")
+    assert run_cli(*QUICK, f"--workdir={workdir}") == 0
+    assert f"done: {os.path.abspath(workdir)}" in capsys.readouterr().out
+    for name in ("config.json", "history.json", "samples/epoch_0001.png",
+                 "samples/epoch_0002.png", "samples/progress.gif", "checkpoints/checkpoint.json",
+                 "generator/saved_model.pb", "generator/gan_tf_export.json"):
+        assert os.path.exists(os.path.join(workdir, name)), name
+    assert os.listdir(os.path.join(workdir, "logs"))
+
+    # The same command with more epochs resumes at epoch 3.
+    assert run_cli(*QUICK, f"--workdir={workdir}", "--epochs=3") == 0
+    with open(os.path.join(workdir, "history.json")) as f:
+        assert json.load(f)["epoch"] == [1, 2, 3]
+    assert callbacks.latest(os.path.join(workdir, "checkpoints"))[0] == 3
+    gan = train.build_gan(train.configs.quick(train.configs.get()))
+    callbacks.restore_latest(gan, os.path.join(workdir, "checkpoints"))
+    assert int(gan.g_optimizer.iterations) == 3 * 3  # 3 epochs x 3 steps, none lost
+
+    # Run again unchanged: nothing to train, still exports and exits 0.
+    assert run_cli(*QUICK, f"--workdir={workdir}", "--epochs=3") == 0
+
+
+def test_restart_starts_over(tmp_path):
+    workdir = str(tmp_path / "run")
+    assert run_cli(*QUICK, f"--workdir={workdir}") == 0
+    assert run_cli(*QUICK, f"--workdir={workdir}", "--model=mlp", "--restart") == 0
+    with open(os.path.join(workdir, "config.json")) as f:
+        assert json.load(f)["model"]["family"] == "mlp"
+    with open(os.path.join(workdir, "history.json")) as f:
+        assert json.load(f)["epoch"] == [1, 2]
+
+
+def test_flagfile(tmp_path):
+    flagfile = tmp_path / "my.flags"
+    workdir = tmp_path / "run"
+    flagfile.write_text(f"--config=tutorial_004\n--dataset=mnist_sample\n--quick\n"
+                        f"--verbose=0\n--workdir={workdir}\n")
+    assert run_cli(f"--flagfile={flagfile}") == 0
+    with open(workdir / "config.json") as f:
+        config = json.load(f)
+    assert config["preset"] == "tutorial_004" and config["model"]["family"] == "mlp"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--config=nope"], "unknown config 'nope'"),
+    (["--model=vae"], "unknown model 'vae'"),
+    (["--loss=wgan_typo"], "unknown loss 'wgan_typo'"),
+    (["--dataset=imagenet"], "unknown dataset 'imagenet'"),
+    (["--epochs=0"], "epochs must be >= 1, got 0"),
+    (["--batch_size=0"], "batch_size must be >= 1, got 0"),
+    (["--steps_per_epoch=-1"], "steps_per_epoch must be >= 1"),
+    (["--g_lr=-1"], "g_lr must be > 0"),
+])
+def test_bad_values_fail_before_work(tmp_path, capsys, args, message):
+    workdir = tmp_path / "run"
+    assert run_cli(*args, f"--workdir={workdir}") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: ") and message in err[-1]
+    assert not workdir.exists()  # no work was done
+
+
+def test_offline_unprepared_dataset(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(train.data if hasattr(train, "data") else __import__(
+        "gan_tf.data").data, "_network_reachable", lambda host=None: False)
+    assert run_cli("--dataset=mnist", f"--data_dir={tmp_path / 'tfds'}", *QUICK,
+                   f"--workdir={tmp_path / 'run'}") == 2
+    err = capsys.readouterr().err
+    assert "--data_dir" in err and "mnist_sample" in err
+
+
+def test_workdir_with_another_config_is_refused(tmp_path, capsys):
+    workdir = str(tmp_path / "run")
+    assert run_cli(*QUICK, f"--workdir={workdir}") == 0
+    capsys.readouterr()
+    assert run_cli(*QUICK, f"--workdir={workdir}", "--latent_dim=64") == 2
+    err = capsys.readouterr().err
+    assert "different config" in err and "model.latent_dim" in err and "--restart" in err
+
+
+def test_corrupt_config_json_is_reported(tmp_path, capsys):
+    workdir = tmp_path / "run"
+    workdir.mkdir()
+    (workdir / "config.json").write_text("{")
+    assert run_cli(*QUICK, f"--workdir={workdir}") == 2
+    assert "config.json is corrupt" in capsys.readouterr().err
+
+
+def test_corrupt_checkpoint_never_starts_from_scratch(tmp_path, capsys):
+    workdir = tmp_path / "run"
+    assert run_cli(*QUICK, f"--workdir={workdir}") == 0
+    latest = workdir / "checkpoints" / "ckpt-0002.weights.h5"
+    latest.write_bytes(latest.read_bytes()[:1000])  # truncated
+    history_before = (workdir / "history.json").read_text()
+    capsys.readouterr()
+    assert run_cli(*QUICK, f"--workdir={workdir}", "--epochs=3") == 2
+    err = capsys.readouterr().err
+    assert "cannot restore checkpoint" in err and "ckpt-0002" in err
+    assert (workdir / "history.json").read_text() == history_before
+
+
+def test_module_entry_point_in_a_subprocess(tmp_path):
+    """`python -m gan_tf.train` as a user runs it: bad flag, then a real quick run."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    bad = subprocess.run([sys.executable, "-m", "gan_tf.train", "--batch_size=0"],
+                         capture_output=True, text=True, env=env, cwd=str(tmp_path),
+                         timeout=300)
+    assert bad.returncode == 2
+    assert bad.stderr.strip().splitlines()[-1] == "error: batch_size must be >= 1, got 0"
+    absl_bad = subprocess.run([sys.executable, "-m", "gan_tf.train", "--epochs=ten"],
+                              capture_output=True, text=True, env=env, cwd=str(tmp_path),
+                              timeout=300)
+    assert absl_bad.returncode != 0 and "epochs" in absl_bad.stderr
+
+
+@pytest.mark.slow
+def test_training_on_real_digits_moves_samples_towards_them(tmp_path):
+    """Three epochs of tutorial 002's MLP GAN on mnist_sample: the generated digits'
+    mean image and ink fraction approach the real ones (an untrained G is far)."""
+    import numpy as np
+
+    from gan_tf import configs, data
+
+    config = configs.override(configs.get("tutorial_002"), **{
+        "data.name": "mnist_sample", "train.epochs": 3})
+    real = np.concatenate([b.numpy() for b in data.load("mnist_sample", batch_size=500,
+                                                        shuffle=False).take(4)])
+
+    def distance(images):
+        # correlation of mean images and gap in ink fraction (pixels > 0)
+        corr = np.corrcoef(images.mean(0).ravel(), real.mean(0).ravel())[0, 1]
+        return corr, abs((images > 0).mean() - (real > 0).mean())
+
+    untrained = train.build_gan(config)
+    corr0, ink0 = distance(untrained.generate(2000, seed=0))
+    gan = train.train_and_evaluate(config, str(tmp_path / "run"), verbose=0)
+    corr, ink = distance(gan.generate(2000, seed=0))
+    assert corr0 < 0.5 and corr > 0.8, (corr0, corr)
+    assert ink < 0.08 and ink < ink0, (ink0, ink)
