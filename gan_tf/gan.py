@@ -139,10 +139,13 @@ class GAN(keras.Model):
         """Creates both optimizers' slots (Adam moments...) so a restore can fill them."""
         if not self.built:
             self.build()
-        for optimizer, model in ((self.g_optimizer, self.generator),
-                                 (self.d_optimizer, self.discriminator)):
-            if not optimizer.built:
-                optimizer.build(model.trainable_variables)
+        # Slots must live under the strategy that made the model (fit() is often
+        # called outside its scope).
+        with self.distribute_strategy.scope():
+            for optimizer, model in ((self.g_optimizer, self.generator),
+                                     (self.d_optimizer, self.discriminator)):
+                if not optimizer.built:
+                    optimizer.build(model.trainable_variables)
 
     def get_compile_config(self):
         if self.gan_loss is None:

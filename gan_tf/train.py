@@ -218,13 +218,23 @@ def train_and_evaluate(config, workdir, restart=False, verbose=1):
     return gan
 
 
+class _OwnInfoOnly(std_logging.Filter):
+    _package = os.path.dirname(os.path.abspath(__file__))
+
+    def filter(self, record):
+        return (record.levelno >= std_logging.WARNING
+                or os.path.abspath(record.pathname).startswith(self._package))
+
+
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     from gan_tf import callbacks, data
 
-    # TensorFlow's SavedModel writer logs a line per asset at INFO.
-    std_logging.getLogger("tensorflow").setLevel(std_logging.WARNING)
+    if not FLAGS["verbosity"].present:
+        # TensorFlow and tfds log dozens of INFO lines (saver shards, file readers);
+        # keep gan_tf's own INFO lines and everyone's warnings.
+        logging.get_absl_handler().addFilter(_OwnInfoOnly())
     try:
         config = config_from_flags()
         train_and_evaluate(config, FLAGS.workdir, restart=FLAGS.restart,
