@@ -18,6 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from gan_tf import losses
+from gan_tf import noise
 
 LATENT_DISTRIBUTIONS = ("normal", "uniform")
 EXPORT_METADATA = "gan_tf_export.json"
@@ -237,7 +238,9 @@ class GAN(keras.Model):
             logs = {"d_loss": d_loss}
             total = d_loss
             for regularizer in self.gan_loss.regularizers:
-                penalty = regularizer(self.discriminator, real_images, fake_images, labels)
+                penalty = regularizer(self.discriminator, real_images, fake_images, labels,
+                                      seed=self.seed_generator.next(),
+                                      step=self.d_optimizer.iterations)
                 logs[regularizer.name] = penalty
                 total += penalty
             total = self._scale_for_replicas(total, self.d_optimizer)
@@ -311,20 +314,11 @@ class GAN(keras.Model):
         Returns:
             float32 (num, latent_dim), N(0, 1) or U(-1, 1) per `latent_distribution`.
         """
-        shape = (num, self.latent_dim)
         if seed is None:
             seed = self.seed_generator.next()
-            context = tf.distribute.get_replica_context()
-            if context is not None and context.num_replicas_in_sync > 1:
-                # Replicas share the generator state: give each its own stream.
-                seed = seed + tf.cast(
-                    tf.stack([0, context.replica_id_in_sync_group]), seed.dtype)
         else:
             seed = tf.constant([int(seed), 0], tf.int32)
-        seed = tf.cast(seed, tf.int32)
-        if self.latent_distribution == "uniform":
-            return tf.random.stateless_uniform(shape, seed, minval=-1.0, maxval=1.0)
-        return tf.random.stateless_normal(shape, seed)
+        return noise.sample((num, self.latent_dim), seed, self.latent_distribution)
 
     def generate(self, num_images=None, seed=None, latents=None, labels=None,
                  batch_size=256):

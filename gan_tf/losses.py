@@ -8,6 +8,12 @@ rewritten with `softplus`, which is exact and does not overflow:
     log(sigmoid(l))     = -softplus(-l)
     log(1 - sigmoid(l)) = -softplus(l)
 
+Loss pairs (`<family>_discriminator_loss` / `<family>_generator_loss`): minimax,
+non_saturating, wasserstein, hinge, least_squares. Regularisers: `gradient_penalty`
+(WGAN-GP) and `r1_penalty`, wrapped as `GradientPenalty` and `R1` for `GANLoss`.
+Loss objects by name: "minimax", "non_saturating" (default), "wasserstein" (weight
+clipping), "wasserstein_gp", "hinge", "least_squares".
+
 A loss object (`GANLoss` subclass) bundles what the training loop needs to know about a
 GAN variant: the discriminator and generator losses, how many discriminator steps to
 take per generator step (`d_steps`), and the regularisers added to the discriminator
@@ -21,6 +27,8 @@ of replicas before taking gradients, so the summed gradients equal the global-ba
 
 import keras
 import tensorflow as tf
+
+from gan_tf import noise
 
 
 # -- Pure functions ------------------------------------------------------------------
@@ -101,6 +109,212 @@ def non_saturating_generator_loss(fake_logits):
     return tf.reduce_mean(tf.nn.softplus(-tf.cast(fake_logits, tf.float32)))
 
 
+def wasserstein_discriminator_loss(real_logits, fake_logits):
+    """Critic loss of the Wasserstein GAN (Arjovsky et al. 2017, arXiv:1701.07875).
+
+    The critic maximises E[D(x)] - E[D(G(z))], an estimate of the Wasserstein-1
+    distance when D is 1-Lipschitz (weight clipping or a gradient penalty):
+
+        loss = mean(fake_logits) - mean(real_logits)
+
+    Args:
+        real_logits: float (batch, 1), unbounded critic scores of real images.
+        fake_logits: float (batch', 1), on generated images.
+
+    Returns:
+        float32 scalar, unbounded; its negative estimates the distance.
+    """
+    return tf.reduce_mean(tf.cast(fake_logits, tf.float32)) - tf.reduce_mean(
+        tf.cast(real_logits, tf.float32))
+
+
+def wasserstein_generator_loss(fake_logits):
+    """Generator loss of the Wasserstein GAN: loss = -mean(fake_logits)."""
+    return -tf.reduce_mean(tf.cast(fake_logits, tf.float32))
+
+
+def hinge_discriminator_loss(real_logits, fake_logits):
+    """Hinge loss for the discriminator (Lim & Ye 2017, arXiv:1705.02894).
+
+    loss = mean(relu(1 - real_logits)) + mean(relu(1 + fake_logits))
+
+    Args:
+        real_logits: float (batch, 1), unbounded.
+        fake_logits: same shape, on generated images.
+
+    Returns:
+        float32 scalar, >= 0; 2 when both logits are 0.
+    """
+    return tf.reduce_mean(tf.nn.relu(1.0 - tf.cast(real_logits, tf.float32))) + tf.reduce_mean(
+        tf.nn.relu(1.0 + tf.cast(fake_logits, tf.float32)))
+
+
+def hinge_generator_loss(fake_logits):
+    """Generator loss paired with the hinge loss (SAGAN, BigGAN): -mean(fake_logits)."""
+    return -tf.reduce_mean(tf.cast(fake_logits, tf.float32))
+
+
+def least_squares_discriminator_loss(real_logits, fake_logits):
+    """Least-squares GAN discriminator loss (Mao et al. 2017, arXiv:1611.04076), a=0, b=1.
+
+    loss = 0.5 * mean((real_logits - 1)^2) + 0.5 * mean(fake_logits^2)
+
+    Returns:
+        float32 scalar, >= 0; 0.5 when both logits are 0.
+    """
+    real_logits = tf.cast(real_logits, tf.float32)
+    fake_logits = tf.cast(fake_logits, tf.float32)
+    return 0.5 * tf.reduce_mean(tf.square(real_logits - 1.0)) + 0.5 * tf.reduce_mean(
+        tf.square(fake_logits))
+
+
+def least_squares_generator_loss(fake_logits):
+    """Least-squares GAN generator loss, c=1: loss = 0.5 * mean((fake_logits - 1)^2)."""
+    return 0.5 * tf.reduce_mean(tf.square(tf.cast(fake_logits, tf.float32) - 1.0))
+
+
+def _input_gradients(discriminator, images, labels):
+    """Gradient of sum(D(images)) with respect to the images: (batch, H, W, C) float32."""
+    images = tf.cast(images, tf.float32)
+    with tf.GradientTape() as tape:
+        tape.watch(images)
+        inputs = images if labels is None else (images, labels)
+        total = tf.reduce_sum(tf.cast(discriminator(inputs, training=True), tf.float32))
+    return tape.gradient(total, images)
+
+
+def gradient_penalty(discriminator, real_images, fake_images, labels=None, epsilon=None,
+                     weight=10.0):
+    """WGAN-GP gradient penalty (Gulrajani et al. 2017, arXiv:1704.00028).
+
+        x_hat = epsilon * real + (1 - epsilon) * fake,  epsilon ~ U(0, 1) per sample
+        penalty = weight * mean((|grad_x D(x_hat)|_2 - 1)^2)
+
+    For a linear critic D(x) = w.x + b the gradient is w everywhere, so the penalty is
+    exactly weight * (|w| - 1)^2.
+
+    Args:
+        discriminator: the critic, called on x_hat (and labels when given).
+        real_images: float32 (batch, H, W, C).
+        fake_images: same shape.
+        labels: int (batch,) for conditional critics, or None.
+        epsilon: float32 (batch, 1, 1, 1) in [0, 1]; None draws it (unseeded).
+        weight: lambda, 10 in the paper.
+
+    Returns:
+        float32 scalar, >= 0.
+    """
+    real_images = tf.cast(real_images, tf.float32)
+    fake_images = tf.cast(fake_images, tf.float32)
+    if epsilon is None:
+        epsilon = tf.random.uniform([tf.shape(real_images)[0], 1, 1, 1])
+    interpolated = epsilon * real_images + (1.0 - epsilon) * fake_images
+    gradients = _input_gradients(discriminator, interpolated, labels)
+    norms = tf.sqrt(tf.reduce_sum(tf.square(gradients), axis=[1, 2, 3]) + 1e-12)
+    return weight * tf.reduce_mean(tf.square(norms - 1.0))
+
+
+def r1_penalty(discriminator, real_images, labels=None, gamma=10.0):
+    """R1 regulariser (Mescheder et al. 2018, arXiv:1801.04406).
+
+        penalty = gamma / 2 * mean(|grad_x D(x)|_2^2) over real images x
+
+    For a linear D(x) = w.x + b this is exactly gamma / 2 * |w|^2.
+
+    Args:
+        discriminator: called on the real images (and labels when given).
+        real_images: float32 (batch, H, W, C).
+        labels: int (batch,) or None.
+        gamma: weight; 10 is common for 64x64 and smaller images.
+
+    Returns:
+        float32 scalar, >= 0.
+    """
+    gradients = _input_gradients(discriminator, real_images, labels)
+    return 0.5 * gamma * tf.reduce_mean(tf.reduce_sum(tf.square(gradients), axis=[1, 2, 3]))
+
+
+# -- Regularisers: what GANLoss.regularizers holds -------------------------------------
+
+
+class Regularizer:
+    """A penalty added to the discriminator loss; see `GradientPenalty` and `R1`.
+
+    `GAN.discriminator_step` calls `regularizer(discriminator, real_images,
+    fake_images, labels, seed=..., step=...)` where `seed` is an int32 (2,) tensor for
+    the regulariser's own randomness and `step` the discriminator's update count.
+    """
+
+    name = None
+
+    def __call__(self, discriminator, real_images, fake_images, labels=None, seed=None,
+                 step=None):
+        raise NotImplementedError
+
+    def get_config(self):
+        return {}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+@keras.saving.register_keras_serializable(package="gan_tf.losses")
+class GradientPenalty(Regularizer):
+    """`gradient_penalty` as a regulariser, logged as "gp"; epsilon from the step's seed."""
+
+    name = "gp"
+
+    def __init__(self, weight=10.0):
+        if not weight > 0:
+            raise ValueError(f"gradient penalty weight must be > 0, got {weight!r}")
+        self.weight = float(weight)
+
+    def __call__(self, discriminator, real_images, fake_images, labels=None, seed=None,
+                 step=None):
+        epsilon = None
+        if seed is not None:
+            epsilon = noise.sample((tf.shape(real_images)[0], 1, 1, 1), seed, "uniform01")
+        return gradient_penalty(discriminator, real_images, fake_images, labels,
+                                epsilon=epsilon, weight=self.weight)
+
+    def get_config(self):
+        return {"weight": self.weight}
+
+
+@keras.saving.register_keras_serializable(package="gan_tf.losses")
+class R1(Regularizer):
+    """`r1_penalty` as a regulariser, logged as "r1".
+
+    Args:
+        gamma: weight of the penalty.
+        every: lazy regularisation (StyleGAN2): apply it only every `every`
+            discriminator steps, multiplied by `every` so its average weight is kept.
+    """
+
+    name = "r1"
+
+    def __init__(self, gamma=10.0, every=1):
+        if not gamma > 0:
+            raise ValueError(f"R1 gamma must be > 0, got {gamma!r}")
+        if int(every) != every or every < 1:
+            raise ValueError(f"R1 every must be an integer >= 1, got {every!r}")
+        self.gamma = float(gamma)
+        self.every = int(every)
+
+    def __call__(self, discriminator, real_images, fake_images, labels=None, seed=None,
+                 step=None):
+        if self.every == 1 or step is None:
+            return r1_penalty(discriminator, real_images, labels, self.gamma)
+        return tf.cond(
+            tf.equal(tf.math.floormod(tf.cast(step, tf.int64), self.every), 0),
+            lambda: self.every * r1_penalty(discriminator, real_images, labels, self.gamma),
+            lambda: tf.constant(0.0))
+
+    def get_config(self):
+        return {"gamma": self.gamma, "every": self.every}
+
+
 # -- Loss objects --------------------------------------------------------------------
 
 
@@ -109,9 +323,9 @@ class GANLoss:
 
     Subclasses implement `discriminator_loss` and `generator_loss`. The training loop
     takes `d_steps` discriminator steps per generator step and adds, for each
-    regulariser in `regularizers`, `regularizer(discriminator, real_images,
-    fake_images, labels)` to the discriminator loss, logging it under the
-    regulariser's `name`.
+    regulariser in `regularizers` (a `Regularizer`), `regularizer(discriminator,
+    real_images, fake_images, labels, seed=..., step=...)` to the discriminator loss,
+    logging it under the regulariser's `name`.
 
     Args:
         d_steps: discriminator updates per generator update, >= 1.
@@ -145,14 +359,18 @@ class GANLoss:
         """Hook run after each discriminator update (weight clipping lives here)."""
 
     def get_config(self):
+        config = {"d_steps": self.d_steps, "discriminator_scale": self.discriminator_scale}
         if self.regularizers:
-            raise NotImplementedError(
-                f"{type(self).__name__}.get_config cannot serialise regularizers; "
-                "subclass it and override get_config")
-        return {"d_steps": self.d_steps, "discriminator_scale": self.discriminator_scale}
+            config["regularizers"] = [keras.saving.serialize_keras_object(r)
+                                      for r in self.regularizers]
+        return config
 
     @classmethod
     def from_config(cls, config):
+        config = dict(config)
+        if "regularizers" in config:
+            config["regularizers"] = [keras.saving.deserialize_keras_object(r)
+                                      for r in config["regularizers"]]
         return cls(**config)
 
     def __repr__(self):
@@ -186,7 +404,98 @@ class NonSaturating(GANLoss):
         return non_saturating_generator_loss(fake_logits)
 
 
-_LOSSES = {cls.name: cls for cls in (Minimax, NonSaturating)}
+@keras.saving.register_keras_serializable(package="gan_tf.losses")
+class Wasserstein(GANLoss):
+    """WGAN with weight clipping (Arjovsky et al. 2017).
+
+    The paper's recipe: 5 critic steps per generator step, every critic weight clipped
+    to [-clip_value, clip_value] after each critic update, RMSprop with lr 5e-5 (preset
+    "wgan").
+
+    Args:
+        clip_value: the clipping bound c > 0 (0.01 in the paper); None disables
+            clipping (then add a `GradientPenalty`, or use `WassersteinGP`).
+        d_steps: critic updates per generator update.
+    """
+
+    name = "wasserstein"
+
+    def __init__(self, clip_value=0.01, d_steps=5, **kwargs):
+        super().__init__(d_steps=d_steps, **kwargs)
+        if clip_value is not None and not clip_value > 0:
+            raise ValueError(f"clip_value must be > 0 or None, got {clip_value!r}")
+        self.clip_value = None if clip_value is None else float(clip_value)
+
+    def discriminator_loss(self, real_logits, fake_logits):
+        return wasserstein_discriminator_loss(real_logits, fake_logits)
+
+    def generator_loss(self, fake_logits):
+        return wasserstein_generator_loss(fake_logits)
+
+    def after_discriminator_step(self, discriminator):
+        if self.clip_value is None:
+            return
+        for variable in discriminator.trainable_variables:
+            variable.assign(tf.clip_by_value(variable, -self.clip_value, self.clip_value))
+
+    def get_config(self):
+        return {**super().get_config(), "clip_value": self.clip_value}
+
+
+@keras.saving.register_keras_serializable(package="gan_tf.losses")
+class WassersteinGP(GANLoss):
+    """WGAN-GP (Gulrajani et al. 2017): the Wasserstein loss plus a gradient penalty.
+
+    The paper's recipe: lambda 10, 5 critic steps per generator step, Adam(1e-4,
+    beta_1=0, beta_2=0.9) (preset "wgan_gp"), no batch norm in the critic.
+
+    Args:
+        weight: lambda of the gradient penalty.
+        d_steps: critic updates per generator update.
+    """
+
+    name = "wasserstein_gp"
+
+    def __init__(self, weight=10.0, d_steps=5, regularizers=None, **kwargs):
+        if regularizers is None:
+            regularizers = (GradientPenalty(weight),)
+        super().__init__(d_steps=d_steps, regularizers=regularizers, **kwargs)
+
+    def discriminator_loss(self, real_logits, fake_logits):
+        return wasserstein_discriminator_loss(real_logits, fake_logits)
+
+    def generator_loss(self, fake_logits):
+        return wasserstein_generator_loss(fake_logits)
+
+
+@keras.saving.register_keras_serializable(package="gan_tf.losses")
+class Hinge(GANLoss):
+    """Hinge loss pair (see `hinge_discriminator_loss`)."""
+
+    name = "hinge"
+
+    def discriminator_loss(self, real_logits, fake_logits):
+        return hinge_discriminator_loss(real_logits, fake_logits)
+
+    def generator_loss(self, fake_logits):
+        return hinge_generator_loss(fake_logits)
+
+
+@keras.saving.register_keras_serializable(package="gan_tf.losses")
+class LeastSquares(GANLoss):
+    """Least-squares GAN loss pair (see `least_squares_discriminator_loss`)."""
+
+    name = "least_squares"
+
+    def discriminator_loss(self, real_logits, fake_logits):
+        return least_squares_discriminator_loss(real_logits, fake_logits)
+
+    def generator_loss(self, fake_logits):
+        return least_squares_generator_loss(fake_logits)
+
+
+_LOSSES = {cls.name: cls for cls in (Minimax, NonSaturating, Wasserstein, WassersteinGP,
+                                     Hinge, LeastSquares)}
 
 
 def names():
@@ -202,13 +511,36 @@ def register(cls):
     return cls
 
 
+_REGULARIZERS = {"gradient_penalty": GradientPenalty, "gp": GradientPenalty, "r1": R1}
+
+
+def get_regularizer(identifier):
+    """Returns a `Regularizer` from itself, a name ("gradient_penalty", "r1") or
+    {"name": ..., **kwargs}.
+
+    Raises:
+        ValueError: unknown name.
+    """
+    if isinstance(identifier, Regularizer):
+        return identifier
+    kwargs = {}
+    if isinstance(identifier, dict):
+        kwargs = {k: v for k, v in identifier.items() if k != "name"}
+        identifier = identifier.get("name")
+    if identifier not in _REGULARIZERS:
+        raise ValueError(f"unknown regularizer {identifier!r}; choose one of "
+                         f"{', '.join(sorted(_REGULARIZERS))}")
+    return _REGULARIZERS[identifier](**kwargs)
+
+
 def get(identifier, **kwargs):
     """Returns a loss object from a name, a config dict or a `GANLoss`.
 
     Args:
         identifier: a name from `names()`, a `GANLoss` instance (returned as is),
             or `{"name": ..., "config": {...}}`.
-        **kwargs: constructor arguments when `identifier` is a name.
+        **kwargs: constructor arguments when `identifier` is a name;
+            `regularizers` may hold names or dicts (see `get_regularizer`).
 
     Raises:
         ValueError: unknown name.
@@ -222,10 +554,7 @@ def get(identifier, **kwargs):
         if identifier not in _LOSSES:
             raise ValueError(
                 f"unknown loss {identifier!r}; choose one of {', '.join(names())}")
+        if "regularizers" in kwargs:  # names or dicts, as in a config file
+            kwargs["regularizers"] = [get_regularizer(r) for r in kwargs["regularizers"]]
         return _LOSSES[identifier](**kwargs)
     raise TypeError(f"a loss must be a name or a gan_tf.losses.GANLoss, got {identifier!r}")
-
-
-def serialize(loss):
-    """Inverse of `get` for dict identifiers: {"name": ..., "config": {...}}."""
-    return {"name": loss.name, "config": loss.get_config()}

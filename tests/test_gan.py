@@ -216,29 +216,78 @@ def test_mixed_bfloat16_trains_every_family(family):
     assert images.dtype == np.float32 and np.abs(images).max() <= 1
 
 
-def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
-    """fit under MirroredStrategy: replicas draw different noise, losses stay finite."""
-    script = """
-import numpy as np, tensorflow as tf
+_EQUIVALENCE_SCRIPT = """
+import sys, numpy as np, tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 import keras, gan_tf
 from gan_tf import models
-strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-with strategy.scope():
-    gan = gan_tf.GAN(models.mlp.Generator(8, hidden_units=(16,)),
-                     models.mlp.Discriminator(hidden_units=(16,)), latent_dim=8, seed=0)
-    gan.compile()
+
 images = np.random.default_rng(0).uniform(-1, 1, (32, 28, 28, 1)).astype("float32")
-history = gan.fit(tf.data.Dataset.from_tensor_slices(images).batch(8, drop_remainder=True),
-                  epochs=2, verbose=0)
-assert all(np.isfinite(v).all() for v in history.history.values()), history.history
-latents = strategy.run(lambda: gan.sample_latents(4))
-a, b = [t.numpy() for t in strategy.experimental_local_results(latents)]
-assert not np.allclose(a, b), "replicas drew the same noise"
-print("ok", strategy.num_replicas_in_sync)
+
+def run(strategy, loss):
+    keras.utils.set_random_seed(0)
+    with strategy.scope():
+        # No batch norm and no dropout: both would differ by design between one device
+        # (statistics of 8 images) and two replicas (2 x 4 images).
+        gan = gan_tf.GAN(models.mlp.Generator(8, hidden_units=(16,), batch_norm=False),
+                         models.mlp.Discriminator(hidden_units=(16,), dropout=0.0),
+                         latent_dim=8, seed=0)
+        gan.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3), loss=loss)
+    ds = tf.data.Dataset.from_tensor_slices(images).batch(8, drop_remainder=True)
+    history = gan.fit(ds, epochs=2, verbose=0)
+    weights = [v.numpy() for v in gan.generator.weights + gan.discriminator.weights]
+    return weights, history.history, gan
+
+loss = sys.argv[1]
+one, h1, _ = run(tf.distribute.OneDeviceStrategy("/cpu:0"), loss)
+two, h2, gan = run(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]), loss)
+assert gan.distribute_strategy.num_replicas_in_sync == 2
+assert int(gan.g_optimizer.iterations.numpy()) == 8  # 2 epochs x 4 global batches
+diff = max(float(np.abs(a - b).max()) for a, b in zip(one, two))
+assert diff < 1e-5, ("weights differ", diff)
+for key in h1:
+    np.testing.assert_allclose(h1[key], h2[key], rtol=1e-4, atol=1e-6, err_msg=key)
+print("equal", loss, diff)
 """
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                            timeout=300, cwd=str(tmp_path))
+
+
+@pytest.mark.parametrize("loss", ["non_saturating", "wasserstein_gp"])
+def test_two_replicas_train_exactly_like_one_device(tmp_path, loss):
+    """MirroredStrategy on two logical CPUs with the same global batch gives the same
+    losses and weights as one device: per-replica loss scaling and per-replica slices
+    of the same noise (latents, gradient-penalty epsilon) are right."""
+    script = tmp_path / "equivalence.py"
+    script.write_text(_EQUIVALENCE_SCRIPT)
+    result = subprocess.run([sys.executable, str(script), loss], capture_output=True,
+                            text=True, timeout=300, cwd=str(tmp_path))
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "ok 2" in result.stdout
+    assert f"equal {loss}" in result.stdout
+
+
+@pytest.mark.parametrize("loss", ["minimax", "wasserstein", "wasserstein_gp", "hinge",
+                                  "least_squares"])
+def test_every_loss_trains_through_the_one_train_step(loss):
+    gan = small_gan(family="dcgan")
+    gan.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3), loss=loss)
+    history = gan.fit(image_dataset(16, 8), epochs=1, verbose=0)
+    d_steps = gan.gan_loss.d_steps
+    assert int(gan.d_optimizer.iterations) == d_steps * int(gan.g_optimizer.iterations) == \
+        d_steps * 2
+    assert all(np.isfinite(v[0]) for v in history.history.values())
+    if loss == "wasserstein_gp":
+        assert history.history["gp"][0] > 0
+    if loss == "wasserstein":
+        bound = gan.gan_loss.clip_value
+        assert all(np.abs(v.numpy()).max() <= bound + 1e-7
+                   for v in gan.discriminator.trainable_variables)
+
+
+def test_r1_regularizer_is_logged_and_saved(tmp_path):
+    gan = small_gan()
+    gan.compile(loss=losses.get("non_saturating", regularizers=[losses.R1(gamma=1.0)]))
+    history = gan.fit(image_dataset(16, 8), epochs=1, verbose=0)
+    assert history.history["r1"][0] > 0
+    gan.save(str(tmp_path / "r1.keras"))
+    restored = keras.models.load_model(str(tmp_path / "r1.keras"))
+    assert restored.gan_loss.regularizers[0].gamma == 1.0

@@ -93,3 +93,88 @@ def test_get_rejects_unknown(bad, error):
 def test_loss_object_validates(kwargs):
     with pytest.raises(ValueError):
         losses.NonSaturating(**kwargs)
+
+
+# -- Wasserstein, hinge, least squares --------------------------------------------
+
+
+def test_wasserstein_hinge_least_squares_hand_values():
+    real = tf.constant([[2.0], [0.0]])
+    fake = tf.constant([[-1.0], [3.0]])
+    # mean(fake) - mean(real) = 1 - 1 = 0; generator: -mean(fake) = -1
+    assert _both_modes(losses.wasserstein_discriminator_loss, real, fake) == pytest.approx(0.0)
+    assert _both_modes(losses.wasserstein_generator_loss, fake) == pytest.approx(-1.0)
+    # relu(1-2)=0, relu(1-0)=1 -> 0.5; relu(1-1)=0, relu(1+3)=4 -> 2; total 2.5
+    assert _both_modes(losses.hinge_discriminator_loss, real, fake) == pytest.approx(2.5)
+    assert _both_modes(losses.hinge_generator_loss, fake) == pytest.approx(-1.0)
+    # 0.5*mean((2-1)^2, (0-1)^2) = 0.5; 0.5*mean(1, 9) = 2.5; total 3
+    assert _both_modes(losses.least_squares_discriminator_loss, real, fake) == pytest.approx(3.0)
+    # 0.5*mean((-2)^2, 2^2) = 2
+    assert _both_modes(losses.least_squares_generator_loss, fake) == pytest.approx(2.0)
+
+
+class _LinearCritic:
+    """D(x) = w.x + b on flattened images; its input gradient is w everywhere."""
+
+    def __init__(self, w, b=0.3):
+        self.w = tf.constant(w, tf.float32)
+        self.b = b
+
+    def __call__(self, images, training=False):
+        flat = tf.reshape(images, [tf.shape(images)[0], -1])
+        return tf.reduce_sum(flat * tf.reshape(self.w, [1, -1]), axis=1, keepdims=True) + self.b
+
+
+def _linear_case():
+    rng = np.random.default_rng(0)
+    w = rng.normal(size=(4, 4, 1)).astype(np.float32)
+    real = rng.uniform(-1, 1, (6, 4, 4, 1)).astype(np.float32)
+    fake = rng.uniform(-1, 1, (6, 4, 4, 1)).astype(np.float32)
+    return w, real, fake
+
+
+def test_gradient_penalty_of_a_linear_critic():
+    w, real, fake = _linear_case()
+    critic = _LinearCritic(w)
+    expected = 10.0 * (np.linalg.norm(w) - 1.0) ** 2
+    assert float(losses.gradient_penalty(critic, real, fake)) == pytest.approx(expected, rel=1e-5)
+    seeded = losses.GradientPenalty(weight=10.0)(critic, real, fake, seed=tf.constant([1, 2]))
+    assert float(seeded) == pytest.approx(expected, rel=1e-5)
+    traced = tf.function(lambda r, f: losses.gradient_penalty(critic, r, f, weight=2.0))
+    assert float(traced(real, fake)) == pytest.approx(2.0 * (np.linalg.norm(w) - 1) ** 2,
+                                                      rel=1e-5)
+
+
+def test_gradient_penalty_is_zero_for_unit_gradient():
+    w = np.zeros((4, 4, 1), np.float32)
+    w[0, 0, 0] = 1.0  # |w| = 1
+    _, real, fake = _linear_case()
+    assert float(losses.gradient_penalty(_LinearCritic(w), real, fake)) == pytest.approx(
+        0.0, abs=1e-6)
+
+
+def test_r1_of_a_linear_critic_and_lazy_schedule():
+    w, real, fake = _linear_case()
+    critic = _LinearCritic(w)
+    expected = 10.0 / 2 * float(np.sum(w ** 2))
+    assert float(losses.r1_penalty(critic, real, gamma=10.0)) == pytest.approx(expected, rel=1e-5)
+    lazy = losses.R1(gamma=10.0, every=4)
+    # Applied (times 4) on steps 0, 4, 8...; zero in between.
+    assert float(lazy(critic, real, fake, step=8)) == pytest.approx(4 * expected, rel=1e-5)
+    assert float(lazy(critic, real, fake, step=5)) == 0.0
+
+
+def test_loss_objects_of_the_variants():
+    wgan = losses.get("wasserstein")
+    assert (wgan.d_steps, wgan.clip_value, wgan.regularizers) == (5, 0.01, ())
+    gp = losses.get("wasserstein_gp")
+    assert gp.d_steps == 5 and isinstance(gp.regularizers[0], losses.GradientPenalty)
+    assert gp.regularizers[0].weight == 10.0
+    r1 = losses.get("non_saturating", regularizers=["r1", {"name": "gp", "weight": 1.0}])
+    assert [r.name for r in r1.regularizers] == ["r1", "gp"]
+    restored = losses.WassersteinGP.from_config(losses.WassersteinGP(weight=5.0).get_config())
+    assert restored.regularizers[0].weight == 5.0
+    with pytest.raises(ValueError, match="unknown regularizer"):
+        losses.get_regularizer("l2")
+    with pytest.raises(ValueError, match="clip_value"):
+        losses.Wasserstein(clip_value=-1.0)

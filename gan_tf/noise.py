@@ -1,0 +1,45 @@
+"""Random numbers drawn inside the training step, identical on 1 or N replicas.
+
+Under a `tf.distribute` strategy every replica holds the same seed (the GAN's
+SeedGenerator is mirrored). `sample` draws the *global* batch from that seed and
+returns the replica's own slice of it, so R replicas with per-replica batch B/R see
+exactly the numbers one device with batch B sees: distributed and single-device runs
+compute the same losses and gradients.
+"""
+
+import tensorflow as tf
+
+DISTRIBUTIONS = ("normal", "uniform", "uniform01")
+
+
+def sample(shape, seed, distribution="normal"):
+    """Stateless random tensor of `shape` (the per-replica shape).
+
+    Args:
+        shape: (batch, ...) for this replica; batch may be a scalar tensor.
+        seed: int32 (2,) tensor or pair.
+        distribution: "normal" N(0, 1), "uniform" U(-1, 1) or "uniform01" U(0, 1).
+
+    Returns:
+        float32 tensor of `shape`.
+
+    Raises:
+        ValueError: unknown distribution.
+    """
+    if distribution not in DISTRIBUTIONS:
+        raise ValueError(f"distribution must be one of {DISTRIBUTIONS}, got {distribution!r}")
+    seed = tf.cast(seed, tf.int32)
+    context = tf.distribute.get_replica_context()
+    replicas = context.num_replicas_in_sync if context is not None else 1
+    batch = shape[0]
+    global_shape = (batch * replicas, *shape[1:])
+    if distribution == "normal":
+        values = tf.random.stateless_normal(global_shape, seed)
+    elif distribution == "uniform":
+        values = tf.random.stateless_uniform(global_shape, seed, minval=-1.0, maxval=1.0)
+    else:
+        values = tf.random.stateless_uniform(global_shape, seed)
+    if replicas == 1:
+        return values
+    start = tf.cast(context.replica_id_in_sync_group, tf.int32) * tf.cast(batch, tf.int32)
+    return values[start:start + batch]
