@@ -17,6 +17,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from gan_tf import augment as augment_lib
 from gan_tf import losses
 from gan_tf import noise
 
@@ -54,6 +55,10 @@ class GAN(keras.Model):
         seed: seed of the noise `SeedGenerator`; None draws one at random.
         latent_distribution: "normal" (N(0, 1), the default) or "uniform" (U(-1, 1)).
         conditional: feed labels to both models (set by conditional model families).
+        ema_decay: keep an exponential moving average of the generator's weights with
+            this decay (e.g. 0.999) and sample from it; None disables it.
+        augment: DiffAugment policy applied to every discriminator input, e.g.
+            "color,translation,cutout" (see gan_tf.augment); None disables it.
 
     Example:
 
@@ -65,12 +70,14 @@ class GAN(keras.Model):
         images = gan.generate(16, seed=0)   # (16, 28, 28, 1) float32 in [-1, 1]
 
     Raises:
-        ValueError: latent_dim <= 0 or an unknown latent_distribution.
+        ValueError: latent_dim <= 0, an unknown latent_distribution or augmentation,
+            or ema_decay outside (0, 1).
         TypeError: generator or discriminator is not a Keras model.
     """
 
     def __init__(self, generator, discriminator, latent_dim, seed=None,
-                 latent_distribution="normal", conditional=False, **kwargs):
+                 latent_distribution="normal", conditional=False, ema_decay=None,
+                 augment=None, **kwargs):
         super().__init__(**kwargs)
         for role, model in (("generator", generator), ("discriminator", discriminator)):
             if not isinstance(model, keras.layers.Layer):
@@ -86,7 +93,15 @@ class GAN(keras.Model):
         self.seed = seed
         self.latent_distribution = latent_distribution
         self.conditional = bool(conditional)
+        if ema_decay is not None and not 0 < ema_decay < 1:
+            raise ValueError(f"ema_decay must be in (0, 1) or None, got {ema_decay!r}")
+        self.ema_decay = None if ema_decay is None else float(ema_decay)
+        self.augment = augment_lib.parse_policy(augment)
         self.seed_generator = keras.random.SeedGenerator(seed)
+        # The exponential moving average of the generator's weights (Karras et al.
+        # 2018; Yazici et al. 2019, arXiv:1806.04498) samples better than the raw
+        # weights; generate() and the export use it when enabled.
+        self.ema_generator = _clone(generator) if self.ema_decay else None
         self.gan_loss = None
         self._trackers = {}
         if generator.built and discriminator.built:
@@ -173,6 +188,8 @@ class GAN(keras.Model):
             "seed": self.seed,
             "latent_distribution": self.latent_distribution,
             "conditional": self.conditional,
+            "ema_decay": self.ema_decay,
+            "augment": ",".join(self.augment) or None,
         })
         return config
 
@@ -230,9 +247,9 @@ class GAN(keras.Model):
         variables = self.discriminator.trainable_variables
         with tf.GradientTape() as tape:
             real_logits = self.discriminator(
-                self._discriminator_inputs(real_images, labels), training=True)
+                self._discriminator_inputs(real_images, labels, augment=True), training=True)
             fake_logits = self.discriminator(
-                self._discriminator_inputs(fake_images, labels), training=True)
+                self._discriminator_inputs(fake_images, labels, augment=True), training=True)
             d_loss = self.gan_loss.discriminator_scale * self.gan_loss.discriminator_loss(
                 real_logits, fake_logits)
             logs = {"d_loss": d_loss}
@@ -263,12 +280,22 @@ class GAN(keras.Model):
             fake_images = self.generator(
                 self._generator_inputs(latents, labels), training=True)
             fake_logits = self.discriminator(
-                self._discriminator_inputs(fake_images, labels), training=True)
+                self._discriminator_inputs(fake_images, labels, augment=True), training=True)
             g_loss = self.gan_loss.generator_loss(fake_logits)
             scaled = self._scale_for_replicas(g_loss, self.g_optimizer)
         gradients = tape.gradient(scaled, variables)
         self.g_optimizer.apply_gradients(zip(gradients, variables))
+        if self.ema_generator is not None:
+            self._update_ema()
         return {"g_loss": g_loss}
+
+    def _update_ema(self):
+        decay = self.ema_decay
+        for average, weight in zip(self.ema_generator.weights, self.generator.weights):
+            if weight.trainable:
+                average.assign(decay * average + (1.0 - decay) * tf.cast(weight, average.dtype))
+            else:  # batch-norm statistics follow the generator's
+                average.assign(weight)
 
     def update_trackers(self, logs):
         for name, value in logs.items():
@@ -298,7 +325,9 @@ class GAN(keras.Model):
     def _generator_inputs(self, latents, labels):
         return (latents, labels) if self.conditional else latents
 
-    def _discriminator_inputs(self, images, labels):
+    def _discriminator_inputs(self, images, labels, augment=False):
+        if augment and self.augment:
+            images = augment_lib.diff_augment(images, self.augment, self.seed_generator.next())
         return (images, labels) if self.conditional else images
 
     # -- Sampling ---------------------------------------------------------------------
@@ -319,6 +348,12 @@ class GAN(keras.Model):
         else:
             seed = tf.constant([int(seed), 0], tf.int32)
         return noise.sample((num, self.latent_dim), seed, self.latent_distribution)
+
+    @property
+    def sampling_generator(self):
+        """The generator that `generate` and `export_generator` use: the EMA copy when
+        `ema_decay` is set, else the trained generator."""
+        return self.ema_generator if self.ema_generator is not None else self.generator
 
     def generate(self, num_images=None, seed=None, latents=None, labels=None,
                  batch_size=256):
@@ -360,8 +395,8 @@ class GAN(keras.Model):
         for start in range(0, num, batch_size):
             batch = latents[start:start + batch_size]
             batch_labels = None if labels is None else labels[start:start + batch_size]
-            images = self.generator(self._generator_inputs(batch, batch_labels),
-                                    training=False)
+            images = self.sampling_generator(self._generator_inputs(batch, batch_labels),
+                                             training=False)
             chunks.append(tf.cast(images, tf.float32).numpy())
         return np.concatenate(chunks)
 
@@ -381,7 +416,7 @@ class GAN(keras.Model):
         """
         if not self.built:
             self.build()
-        generator = self.generator
+        generator = self.sampling_generator
         signature = [tf.TensorSpec((None, self.latent_dim), tf.float32, name="latents")]
         if self.conditional:
             signature.append(tf.TensorSpec((None,), tf.int32, name="labels"))
@@ -404,6 +439,16 @@ class GAN(keras.Model):
                        "conditional": self.conditional,
                        "image_shape": list(image_shape)}, f, indent=2)
         return path
+
+
+def _clone(model):
+    """A copy of `model` (same config, same weights) that shares no variables."""
+    clone = keras.models.clone_model(model)
+    if not clone.built:
+        clone.build(model.input_shape if hasattr(model, "input_shape") else None)
+    clone.set_weights(model.get_weights())
+    clone.trainable = False
+    return clone
 
 
 def _loss_scaled(optimizer):

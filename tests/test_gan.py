@@ -291,3 +291,37 @@ def test_r1_regularizer_is_logged_and_saved(tmp_path):
     gan.save(str(tmp_path / "r1.keras"))
     restored = keras.models.load_model(str(tmp_path / "r1.keras"))
     assert restored.gan_loss.regularizers[0].gamma == 1.0
+
+
+def test_ema_generator_averages_and_is_used_for_sampling(tmp_path):
+    base = small_gan(family="dcgan")
+    gan = gan_tf.GAN(base.generator, base.discriminator, latent_dim=8, seed=0, ema_decay=0.5)
+    gan.compile(keras.optimizers.Adam(1e-2), keras.optimizers.Adam(1e-2))
+    before = [w.numpy() for w in gan.ema_generator.trainable_weights or gan.ema_generator.weights]
+    gan.fit(image_dataset(8, 8), epochs=1, verbose=0)  # one G step
+    # After one step: ema = 0.5 * old + 0.5 * new, for every trainable weight.
+    for average, old, new, weight in zip(gan.ema_generator.weights, before,
+                                         gan.generator.weights, gan.generator.weights):
+        if weight.trainable:
+            np.testing.assert_allclose(average.numpy(), 0.5 * old + 0.5 * new.numpy(),
+                                       rtol=1e-5, atol=1e-6)
+    latents = gan.sample_latents(3, seed=1)
+    np.testing.assert_allclose(gan.generate(latents=latents),
+                               gan.ema_generator(latents, training=False).numpy(), atol=1e-6)
+    assert not np.allclose(gan.generate(latents=latents),
+                           gan.generator(latents, training=False).numpy())
+    gan.save(str(tmp_path / "ema.keras"))
+    restored = keras.models.load_model(str(tmp_path / "ema.keras"))
+    np.testing.assert_array_equal(restored.generate(latents=latents), gan.generate(latents=latents))
+
+
+def test_diffaugment_in_the_training_step():
+    base = small_gan()
+    gan = gan_tf.GAN(base.generator, base.discriminator, latent_dim=8,
+                     augment="color,translation,cutout")
+    gan.compile()
+    history = gan.fit(image_dataset(16, 8), epochs=1, verbose=0)
+    assert np.isfinite(history.history["d_loss"][0])
+    assert gan.get_config()["augment"] == "color,translation,cutout"
+    with pytest.raises(ValueError, match="augmentation"):
+        gan_tf.GAN(base.generator, base.discriminator, latent_dim=8, augment="flip")

@@ -120,3 +120,23 @@ def test_serialization_keys_differ_between_families():
 def test_bad_arguments_raise(make, match):
     with pytest.raises(ValueError, match=match):
         make()
+
+
+@pytest.mark.parametrize("family", models.families())
+def test_spectral_norm_bounds_each_layer(family):
+    module = models.get(family)
+    kwargs = {"base_channels": 8} if family == "dcgan" else {"hidden_units": (32,)}
+    discriminator = module.Discriminator(spectral_norm=True, **kwargs)
+    wrapped = [l for l in discriminator.stack.layers
+               if isinstance(l, keras.layers.SpectralNormalization)]
+    assert wrapped and wrapped[-1].layer.units == 1
+    images = np.random.default_rng(0).uniform(-1, 1, (4, 28, 28, 1)).astype(np.float32)
+    for _ in range(30):  # power iterations converge while training
+        discriminator(images, training=True)
+    dense = wrapped[-1]
+    kernel = np.asarray(dense.layer.kernel)
+    # After the wrapped call the kernel is normalised: largest singular value ~1.
+    assert np.linalg.svd(kernel.reshape(-1, kernel.shape[-1]), compute_uv=False)[0] == \
+        pytest.approx(1.0, rel=0.05)
+    clone = module.Discriminator.from_config(discriminator.get_config())
+    assert clone.spectral_norm

@@ -17,6 +17,11 @@ def gamma_initializer(stddev):
     return keras.initializers.RandomNormal(mean=1.0, stddev=stddev)
 
 
+def maybe_spectral_norm(layer, enabled):
+    """`layer` wrapped in SpectralNormalization (one power iteration) when enabled."""
+    return keras.layers.SpectralNormalization(layer) if enabled else layer
+
+
 def check_image_shape(image_shape):
     """Returns image_shape as a tuple (H, W, C) of positive ints.
 

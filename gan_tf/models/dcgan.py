@@ -139,11 +139,15 @@ class Discriminator(_base.StackModel):
         batch_norm: BatchNorm in every block but the first (DCGAN paper).
         negative_slope: LeakyReLU slope (0.2 in DCGAN and tf.nn.leaky_relu).
         init_stddev: N(0, init_stddev) kernels, or None for Glorot.
+        spectral_norm: wrap every convolution and the last Dense layer in
+            `keras.layers.SpectralNormalization` (Miyato et al. 2018,
+            arXiv:1802.05957): each layer's spectral norm is kept at 1, which bounds
+            the discriminator's Lipschitz constant.
     """
 
     def __init__(self, image_shape=(28, 28, 1), base_channels=64, max_channels=512,
                  kernel_size=5, downsampling="stride", dropout=0.3, batch_norm=False,
-                 negative_slope=0.2, init_stddev=0.02, **kwargs):
+                 negative_slope=0.2, init_stddev=0.02, spectral_norm=False, **kwargs):
         image_shape = _base.check_image_shape(image_shape)
         _, doublings = _num_doublings(image_shape)
         if downsampling not in DOWNSAMPLING:
@@ -154,9 +158,9 @@ class Discriminator(_base.StackModel):
         layers = []
         for j in range(doublings):  # each halves H and W
             stride = 2 if downsampling == "stride" else 1
-            layers.append(keras.layers.Conv2D(
+            layers.append(_base.maybe_spectral_norm(keras.layers.Conv2D(
                 min(int(max_channels), int(base_channels) * 2 ** j), kernel_size,
-                strides=stride, padding="same", kernel_initializer=init))
+                strides=stride, padding="same", kernel_initializer=init), spectral_norm))
             if batch_norm and j > 0:
                 layers.append(keras.layers.BatchNormalization(
                     gamma_initializer=_base.gamma_initializer(init_stddev)))
@@ -166,8 +170,11 @@ class Discriminator(_base.StackModel):
             if dropout:
                 layers.append(keras.layers.Dropout(dropout))
         layers += [keras.layers.Flatten(),  # (B, s, s, c) -> (B, s*s*c)
-                   keras.layers.Dense(1, kernel_initializer=init, dtype="float32")]
+                   _base.maybe_spectral_norm(
+                       keras.layers.Dense(1, kernel_initializer=init, dtype="float32"),
+                       spectral_norm)]
         super().__init__(image_shape, layers, **kwargs)
+        self.spectral_norm = bool(spectral_norm)
         self.image_shape = image_shape
         self.base_channels = int(base_channels)
         self.max_channels = int(max_channels)
@@ -183,4 +190,5 @@ class Discriminator(_base.StackModel):
                 "base_channels": self.base_channels, "max_channels": self.max_channels,
                 "kernel_size": self.kernel_size, "downsampling": self.downsampling,
                 "dropout": self.dropout, "batch_norm": self.batch_norm,
-                "negative_slope": self.negative_slope, "init_stddev": self.init_stddev}
+                "negative_slope": self.negative_slope, "init_stddev": self.init_stddev,
+                "spectral_norm": self.spectral_norm}

@@ -108,11 +108,13 @@ class Discriminator(_base.StackModel):
         negative_slope: slope of LeakyReLU for x < 0.
         dropout: dropout rate after each hidden layer, in [0, 1).
         init_stddev: N(0, init_stddev) kernels, or None for Glorot.
+        spectral_norm: wrap every Dense layer in `keras.layers.SpectralNormalization`
+            (Miyato et al. 2018).
     """
 
     def __init__(self, image_shape=(28, 28, 1), hidden_units=(512, 256),
                  activation="leaky_relu", negative_slope=0.2, dropout=0.3,
-                 init_stddev=0.02, **kwargs):
+                 init_stddev=0.02, spectral_norm=False, **kwargs):
         image_shape = _base.check_image_shape(image_shape)
         units = _check_units(hidden_units)
         if not 0 <= dropout < 1:
@@ -120,12 +122,15 @@ class Discriminator(_base.StackModel):
         init = _base.kernel_initializer(init_stddev)
         layers = [keras.layers.Flatten()]  # (B, H, W, C) -> (B, H*W*C)
         for width in units:
-            layers += [keras.layers.Dense(width, kernel_initializer=init),
+            layers += [_base.maybe_spectral_norm(
+                           keras.layers.Dense(width, kernel_initializer=init), spectral_norm),
                        _activation(activation, negative_slope)]
             if dropout:
                 layers.append(keras.layers.Dropout(dropout))
-        layers.append(keras.layers.Dense(1, kernel_initializer=init, dtype="float32"))
+        layers.append(_base.maybe_spectral_norm(
+            keras.layers.Dense(1, kernel_initializer=init, dtype="float32"), spectral_norm))
         super().__init__(image_shape, layers, **kwargs)
+        self.spectral_norm = bool(spectral_norm)
         self.image_shape = image_shape
         self.hidden_units = units
         self.activation = activation
@@ -137,4 +142,4 @@ class Discriminator(_base.StackModel):
         return {**super().get_config(), "image_shape": self.image_shape,
                 "hidden_units": self.hidden_units, "activation": self.activation,
                 "negative_slope": self.negative_slope, "dropout": self.dropout,
-                "init_stddev": self.init_stddev}
+                "init_stddev": self.init_stddev, "spectral_norm": self.spectral_norm}
