@@ -325,3 +325,24 @@ def test_diffaugment_in_the_training_step():
     assert gan.get_config()["augment"] == "color,translation,cutout"
     with pytest.raises(ValueError, match="augmentation"):
         gan_tf.GAN(base.generator, base.discriminator, latent_dim=8, augment="flip")
+
+
+def test_conditional_gan_generates_requested_labels_and_exports(tmp_path):
+    generator = models.conditional.Generator(8, body_kwargs={"base_channels": 4})
+    discriminator = models.conditional.Discriminator(body_kwargs={"base_channels": 4})
+    gan = gan_tf.GAN(generator, discriminator, latent_dim=8, conditional=True)
+    gan.compile()
+    images = random_images(16)
+    dataset = tf.data.Dataset.from_tensor_slices((images, np.arange(16) % 10)).batch(8)
+    assert np.isfinite(gan.fit(dataset, epochs=1, verbose=0).history["d_loss"][0])
+    latents = gan.sample_latents(2, seed=0)
+    sevens = gan.generate(latents=latents, labels=[7, 7])
+    np.testing.assert_allclose(
+        sevens, generator((latents, tf.constant([7, 7])), training=False).numpy(), atol=1e-6)
+    assert not np.allclose(sevens, gan.generate(latents=latents, labels=3))
+    with pytest.raises(ValueError, match="labels="):
+        gan.generate(2, seed=0)
+    path = gan.export_generator(str(tmp_path / "cgan"))
+    loaded = tf.saved_model.load(path)  # keep a reference: it owns the variables
+    served = loaded.serve(latents, tf.constant([7, 7], tf.int32))
+    np.testing.assert_allclose(served.numpy(), sevens, atol=1e-5)

@@ -7,13 +7,14 @@ import pytest
 from gan_tf import models
 
 SHAPES = [(28, 28, 1), (32, 32, 3), (64, 64, 3)]
+UNCONDITIONAL = [f for f in models.families() if not models.is_conditional(f)]
 
 
 def _dense_units(model):
     return [layer.units for layer in model.stack.layers if isinstance(layer, keras.layers.Dense)]
 
 
-@pytest.mark.parametrize("family", models.families())
+@pytest.mark.parametrize("family", UNCONDITIONAL)
 @pytest.mark.parametrize("shape", SHAPES)
 def test_shapes_and_ranges(family, shape):
     module = models.get(family)
@@ -84,7 +85,7 @@ def test_pool_discriminator_of_tutorial_000():
                      "Conv2D", "LeakyReLU", "MaxPooling2D", "Dropout", "Flatten", "Dense"]
 
 
-@pytest.mark.parametrize("family", models.families())
+@pytest.mark.parametrize("family", UNCONDITIONAL)
 def test_config_round_trip_and_serialization(family):
     module = models.get(family)
     kwargs = {"base_channels": 8} if family == "dcgan" else {"hidden_units": (32,)}
@@ -122,7 +123,7 @@ def test_bad_arguments_raise(make, match):
         make()
 
 
-@pytest.mark.parametrize("family", models.families())
+@pytest.mark.parametrize("family", UNCONDITIONAL)
 def test_spectral_norm_bounds_each_layer(family):
     module = models.get(family)
     kwargs = {"base_channels": 8} if family == "dcgan" else {"hidden_units": (32,)}
@@ -140,3 +141,24 @@ def test_spectral_norm_bounds_each_layer(family):
         pytest.approx(1.0, rel=0.05)
     clone = module.Discriminator.from_config(discriminator.get_config())
     assert clone.spectral_norm
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_conditional_pair_uses_the_labels(shape):
+    generator = models.conditional.Generator(12, shape, body_kwargs={"base_channels": 8})
+    discriminator = models.conditional.Discriminator(shape, body_kwargs={"base_channels": 8})
+    latents = np.random.default_rng(0).normal(size=(4, 12)).astype(np.float32)
+    images_a = np.asarray(generator((latents, np.array([0, 1, 2, 3]))))
+    images_b = np.asarray(generator((latents, np.array([5, 5, 5, 5]))))
+    assert images_a.shape == (4, *shape) and np.abs(images_a).max() <= 1
+    assert not np.allclose(images_a, images_b)  # same z, other label, other image
+    # The projection term: train-mode-free logits differ only through embed(y) . phi(x).
+    logits_a = np.asarray(discriminator((images_a, np.array([0, 1, 2, 3]))))
+    logits_b = np.asarray(discriminator((images_a, np.array([9, 9, 9, 9]))))
+    assert logits_a.shape == (4, 1) and not np.allclose(logits_a, logits_b)
+    for model in (generator, discriminator):
+        restored = keras.saving.deserialize_keras_object(
+            keras.saving.serialize_keras_object(model))
+        assert restored.get_config() == model.get_config()
+    with pytest.raises(ValueError, match="num_classes"):
+        models.conditional.Generator(num_classes=1)

@@ -1,15 +1,18 @@
 """Model families: each module defines a `Generator` and a `Discriminator`.
 
-    mlp    fully connected pair (tutorials 002 and 004)
-    dcgan  convolutional pair sized by image_shape (tutorials 001 and 000)
+    mlp          fully connected pair (tutorials 002 and 004)
+    dcgan        convolutional pair sized by image_shape (tutorials 001 and 000)
+    conditional  class-conditional DCGAN pair, projection discriminator (001's cGAN)
 
 `get(family)` returns a module by name; `families()` lists them.
 """
 
+from gan_tf.models import conditional
 from gan_tf.models import dcgan
 from gan_tf.models import mlp
 
-_FAMILIES = {"mlp": mlp, "dcgan": dcgan}
+_FAMILIES = {"mlp": mlp, "dcgan": dcgan, "conditional": conditional}
+_CONDITIONAL = {"conditional"}
 
 
 def families():
@@ -26,3 +29,9 @@ def get(family):
     if family not in _FAMILIES:
         raise ValueError(f"unknown model {family!r}; choose one of {', '.join(families())}")
     return _FAMILIES[family]
+
+
+def is_conditional(family):
+    """Whether the family's models take `(inputs, labels)`."""
+    get(family)
+    return family in _CONDITIONAL
