@@ -149,6 +149,11 @@ class GAN(keras.Model):
         self.gan_loss = losses.get(loss)
         names = ["d_loss", "g_loss", "real_score", "fake_score"]
         names += [r.name for r in self.gan_loss.regularizers]
+        if self.gan_loss.code_dim:
+            if self.gan_loss.code_dim >= self.latent_dim:
+                raise ValueError(f"latent_dim={self.latent_dim} must exceed the loss's "
+                                 f"code_dim={self.gan_loss.code_dim} (noise + codes)")
+            names.append("info_loss")
         self._trackers = {name: keras.metrics.Mean(name=name) for name in names}
 
     def build_optimizers(self):
@@ -246,14 +251,14 @@ class GAN(keras.Model):
         fake_images = tf.stop_gradient(fake_images)
         variables = self.discriminator.trainable_variables
         with tf.GradientTape() as tape:
-            real_logits = self.discriminator(
-                self._discriminator_inputs(real_images, labels, augment=True), training=True)
-            fake_logits = self.discriminator(
-                self._discriminator_inputs(fake_images, labels, augment=True), training=True)
+            real_logits, _ = _split_outputs(self.discriminator(
+                self._discriminator_inputs(real_images, labels, augment=True), training=True))
+            fake_logits, fake_extras = _split_outputs(self.discriminator(
+                self._discriminator_inputs(fake_images, labels, augment=True), training=True))
             d_loss = self.gan_loss.discriminator_scale * self.gan_loss.discriminator_loss(
                 real_logits, fake_logits)
             logs = {"d_loss": d_loss}
-            total = d_loss
+            total = d_loss + self._auxiliary_loss(latents, fake_extras, logs)
             for regularizer in self.gan_loss.regularizers:
                 penalty = regularizer(self.discriminator, real_images, fake_images, labels,
                                       seed=self.seed_generator.next(),
@@ -279,15 +284,25 @@ class GAN(keras.Model):
         with tf.GradientTape() as tape:
             fake_images = self.generator(
                 self._generator_inputs(latents, labels), training=True)
-            fake_logits = self.discriminator(
-                self._discriminator_inputs(fake_images, labels, augment=True), training=True)
+            fake_logits, fake_extras = _split_outputs(self.discriminator(
+                self._discriminator_inputs(fake_images, labels, augment=True), training=True))
             g_loss = self.gan_loss.generator_loss(fake_logits)
-            scaled = self._scale_for_replicas(g_loss, self.g_optimizer)
+            total = g_loss + self._auxiliary_loss(latents, fake_extras, {})
+            scaled = self._scale_for_replicas(total, self.g_optimizer)
         gradients = tape.gradient(scaled, variables)
         self.g_optimizer.apply_gradients(zip(gradients, variables))
         if self.ema_generator is not None:
             self._update_ema()
         return {"g_loss": g_loss}
+
+    def _auxiliary_loss(self, latents, extras, logs):
+        # InfoGAN-style terms on the discriminator's extra heads; 0 for plain losses.
+        if not self.gan_loss.code_dim:
+            return 0.0
+        codes = latents[:, self.latent_dim - self.gan_loss.code_dim:]
+        loss = self.gan_loss.auxiliary_loss(codes, extras)
+        logs["info_loss"] = loss
+        return loss
 
     def _update_ema(self):
         decay = self.ema_decay
@@ -341,13 +356,21 @@ class GAN(keras.Model):
                 training); an int gives the same latents every time.
 
         Returns:
-            float32 (num, latent_dim), N(0, 1) or U(-1, 1) per `latent_distribution`.
+            float32 (num, latent_dim), N(0, 1) or U(-1, 1) per `latent_distribution`;
+            when the loss has codes (InfoGAN) the last `code_dim` columns are codes
+            sampled by the loss.
         """
         if seed is None:
             seed = self.seed_generator.next()
         else:
             seed = tf.constant([int(seed), 0], tf.int32)
-        return noise.sample((num, self.latent_dim), seed, self.latent_distribution)
+        code_dim = self.gan_loss.code_dim if self.gan_loss is not None else 0
+        latents = noise.sample((num, self.latent_dim - code_dim), seed,
+                               self.latent_distribution)
+        if not code_dim:
+            return latents
+        codes = self.gan_loss.sample_codes(num, tf.cast(seed, tf.int32) + [1, 0])
+        return tf.concat([latents, codes], axis=-1)  # (num, noise_dim + code_dim)
 
     @property
     def sampling_generator(self):
@@ -439,6 +462,13 @@ class GAN(keras.Model):
                        "conditional": self.conditional,
                        "image_shape": list(image_shape)}, f, indent=2)
         return path
+
+
+def _split_outputs(outputs):
+    """(logits, extras): a discriminator may return `(logits, extra heads...)`."""
+    if isinstance(outputs, (tuple, list)):
+        return outputs[0], tuple(outputs[1:])
+    return outputs, ()
 
 
 def _clone(model):

@@ -179,7 +179,10 @@ def _input_gradients(discriminator, images, labels):
     with tf.GradientTape() as tape:
         tape.watch(images)
         inputs = images if labels is None else (images, labels)
-        total = tf.reduce_sum(tf.cast(discriminator(inputs, training=True), tf.float32))
+        outputs = discriminator(inputs, training=True)
+        if isinstance(outputs, (tuple, list)):  # (logits, extra heads...)
+            outputs = outputs[0]
+        total = tf.reduce_sum(tf.cast(outputs, tf.float32))
     return tape.gradient(total, images)
 
 
@@ -358,6 +361,19 @@ class GANLoss:
     def after_discriminator_step(self, discriminator):
         """Hook run after each discriminator update (weight clipping lives here)."""
 
+    # Latent codes (InfoGAN): the last `code_dim` latent columns are codes that the
+    # loss samples itself and asks the discriminator's extra outputs to recover.
+    code_dim = 0
+
+    def sample_codes(self, batch, seed):
+        """float32 (batch, code_dim) codes, or None when the loss uses none."""
+        return None
+
+    def auxiliary_loss(self, codes, extras):
+        """A loss on the discriminator's extra outputs for the fakes (e.g. InfoGAN's
+        mutual-information term), added to both networks' losses; None for none."""
+        return None
+
     def get_config(self):
         config = {"d_steps": self.d_steps, "discriminator_scale": self.discriminator_scale}
         if self.regularizers:
@@ -494,8 +510,103 @@ class LeastSquares(GANLoss):
         return least_squares_generator_loss(fake_logits)
 
 
+def info_categorical_loss(code_onehot, code_logits):
+    """-E[log Q(c|x)] for a categorical code: softmax cross-entropy.
+
+    Args:
+        code_onehot: float32 (batch, K), the one-hot codes fed to the generator.
+        code_logits: float (batch, K), the Q head's logits on the generated images.
+
+    Returns:
+        float32 scalar >= 0; log K for a Q head that knows nothing (uniform).
+    """
+    return tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(
+        labels=tf.cast(code_onehot, tf.float32), logits=tf.cast(code_logits, tf.float32)))
+
+
+def info_continuous_loss(codes, means):
+    """-E[log Q(c|x)] up to a constant for continuous codes, Q = N(mean, 1):
+    0.5 * mean over batch of sum_j (c_j - mean_j)^2."""
+    diff = tf.cast(codes, tf.float32) - tf.cast(means, tf.float32)
+    return 0.5 * tf.reduce_mean(tf.reduce_sum(tf.square(diff), axis=-1))
+
+
+@keras.saving.register_keras_serializable(package="gan_tf.losses")
+class InfoGAN(GANLoss):
+    """InfoGAN (Chen et al. 2016, arXiv:1606.03657): a base loss plus mutual information.
+
+    The latent vector ends with a categorical code (one-hot, `num_categories`) and
+    `num_continuous` codes ~ U(-1, 1). The discriminator returns
+    `(logits, code_logits, code_means)` (see `models.infogan.Discriminator`: a Q head
+    sharing its body). Both networks minimise
+
+        base loss + weight * [CE(c_cat, Q_cat(x)) + continuous_weight * 0.5 |c_cont - Q_mean(x)|^2]
+
+    on generated images x = G(z, c), a lower bound on -I(c; G(z, c)).
+
+    Args:
+        num_categories: size of the categorical code (10 for MNIST digits); 0 for none.
+        num_continuous: number of continuous codes (2 in the paper's MNIST run).
+        weight: lambda of the mutual-information term (1 in the paper).
+        continuous_weight: extra factor on the continuous part (the paper's MNIST run
+            uses a smaller weight for continuous codes).
+        base: the adversarial loss, a name from `names()` without codes.
+    """
+
+    name = "infogan"
+
+    def __init__(self, num_categories=10, num_continuous=2, weight=1.0, continuous_weight=0.1,
+                 base="non_saturating", **kwargs):
+        super().__init__(**kwargs)
+        if num_categories < 0 or num_continuous < 0 or num_categories + num_continuous == 0:
+            raise ValueError(f"InfoGAN needs codes: num_categories={num_categories}, "
+                             f"num_continuous={num_continuous}")
+        self.num_categories = int(num_categories)
+        self.num_continuous = int(num_continuous)
+        self.weight = float(weight)
+        self.continuous_weight = float(continuous_weight)
+        self.base = get(base) if isinstance(base, str) else base
+        if self.base.code_dim:
+            raise ValueError("the base loss of InfoGAN cannot itself have codes")
+        self.code_dim = self.num_categories + self.num_continuous
+
+    def discriminator_loss(self, real_logits, fake_logits):
+        return self.base.discriminator_loss(real_logits, fake_logits)
+
+    def generator_loss(self, fake_logits):
+        return self.base.generator_loss(fake_logits)
+
+    def sample_codes(self, batch, seed):
+        seed = tf.cast(seed, tf.int32)
+        parts = []
+        if self.num_categories:
+            draws = noise.sample((batch,), seed, "uniform01")
+            categories = tf.minimum(tf.cast(draws * self.num_categories, tf.int32),
+                                    self.num_categories - 1)
+            parts.append(tf.one_hot(categories, self.num_categories))
+        if self.num_continuous:
+            parts.append(noise.sample((batch, self.num_continuous),
+                                      seed + tf.constant([0, 1], tf.int32), "uniform"))
+        return tf.concat(parts, axis=-1)
+
+    def auxiliary_loss(self, codes, extras):
+        code_logits, code_means = extras[0], extras[1]
+        loss = tf.constant(0.0)
+        if self.num_categories:
+            loss += info_categorical_loss(codes[:, :self.num_categories], code_logits)
+        if self.num_continuous:
+            loss += self.continuous_weight * info_continuous_loss(
+                codes[:, self.num_categories:], code_means)
+        return self.weight * loss
+
+    def get_config(self):
+        return {**super().get_config(), "num_categories": self.num_categories,
+                "num_continuous": self.num_continuous, "weight": self.weight,
+                "continuous_weight": self.continuous_weight, "base": self.base.name}
+
+
 _LOSSES = {cls.name: cls for cls in (Minimax, NonSaturating, Wasserstein, WassersteinGP,
-                                     Hinge, LeastSquares)}
+                                     Hinge, LeastSquares, InfoGAN)}
 
 
 def names():

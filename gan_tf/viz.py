@@ -137,3 +137,36 @@ def plot_history(history, path=None, keys=None):
         fig.savefig(path, dpi=100)
         plt.close(fig)
     return fig
+
+
+def code_latents(gan, num_columns=10, seed=0, continuous=None):
+    """Latents for an InfoGAN code grid: one row per categorical value, one column per
+    noise vector (shared down each column), continuous codes fixed.
+
+    Args:
+        gan: a compiled `GAN` whose loss has codes (`losses.InfoGAN`).
+        num_columns: noise vectors per row.
+        seed: seed of the noise.
+        continuous: values of the continuous codes, default all 0.
+
+    Returns:
+        float32 (num_categories * num_columns, latent_dim), row-major.
+
+    Raises:
+        ValueError: the GAN's loss has no categorical code.
+    """
+    loss = gan.gan_loss
+    categories = getattr(loss, "num_categories", 0)
+    if not categories:
+        raise ValueError("code_latents needs a GAN compiled with losses.InfoGAN "
+                         "with a categorical code")
+    noise_dim = gan.latent_dim - loss.code_dim
+    noise = np.asarray(gan.sample_latents(num_columns, seed=seed))[:, :noise_dim]
+    continuous = np.zeros(loss.num_continuous) if continuous is None else np.asarray(continuous)
+    rows = []
+    for category in range(categories):
+        onehot = np.zeros((num_columns, categories), np.float32)
+        onehot[:, category] = 1.0
+        rows.append(np.concatenate(
+            [noise, onehot, np.tile(continuous, (num_columns, 1))], axis=1))
+    return np.concatenate(rows).astype(np.float32)

@@ -346,3 +346,38 @@ def test_conditional_gan_generates_requested_labels_and_exports(tmp_path):
     loaded = tf.saved_model.load(path)  # keep a reference: it owns the variables
     served = loaded.serve(latents, tf.constant([7, 7], tf.int32))
     np.testing.assert_allclose(served.numpy(), sevens, atol=1e-5)
+
+
+def test_infogan_codes_q_head_and_mutual_information_loss(tmp_path):
+    from gan_tf import viz
+
+    generator = models.infogan.Generator(8 + 12, base_channels=4)
+    discriminator = models.infogan.Discriminator(body_kwargs={"base_channels": 4})
+    gan = gan_tf.GAN(generator, discriminator, latent_dim=20, seed=0)
+    gan.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3), loss="infogan")
+    latents = gan.sample_latents(256, seed=0).numpy()
+    codes = latents[:, 8:18]
+    assert set(np.unique(codes)) == {0.0, 1.0} and np.all(codes.sum(axis=1) == 1)
+    assert set(np.argmax(codes, axis=1)) == set(range(10))  # every category drawn
+    assert np.abs(latents[:, 18:]).max() <= 1  # continuous codes in [-1, 1]
+    logits, code_logits, code_means = discriminator(tf.zeros((2, 28, 28, 1)))
+    assert (logits.shape, code_logits.shape, code_means.shape) == ((2, 1), (2, 10), (2, 2))
+    history = gan.fit(image_dataset(64, 16), epochs=4, verbose=0)
+    info = history.history["info_loss"]
+    # A Q head that knows nothing pays about log 10 = 2.30 (+ the continuous part);
+    # recovering the codes from G's images makes it fall.
+    assert info[0] > 2.0 and info[-1] < info[0]
+    grid = viz.code_latents(gan, num_columns=3)
+    assert grid.shape == (30, 20) and np.all(grid[3:6, 9] == 1) and np.all(grid[:3, :8] == grid[3:6, :8])
+    gan.save(str(tmp_path / "info.keras"))
+    restored = keras.models.load_model(str(tmp_path / "info.keras"))
+    assert restored.gan_loss.num_categories == 10
+    np.testing.assert_array_equal(restored.generate(latents=grid), gan.generate(latents=grid))
+
+
+def test_infogan_latent_dim_must_exceed_codes():
+    gan = gan_tf.GAN(models.infogan.Generator(12, base_channels=4),
+                     models.infogan.Discriminator(body_kwargs={"base_channels": 4}),
+                     latent_dim=12)
+    with pytest.raises(ValueError, match="code_dim"):
+        gan.compile(loss="infogan")

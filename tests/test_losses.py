@@ -178,3 +178,17 @@ def test_loss_objects_of_the_variants():
         losses.get_regularizer("l2")
     with pytest.raises(ValueError, match="clip_value"):
         losses.Wasserstein(clip_value=-1.0)
+
+
+def test_info_losses_hand_values():
+    onehot = tf.constant([[1.0, 0.0], [0.0, 1.0]])
+    # uniform logits: CE = log 2 for each sample
+    assert float(losses.info_categorical_loss(onehot, tf.zeros((2, 2)))) == pytest.approx(LOG2)
+    # 0.5 * mean(sum((c - m)^2)) = 0.5 * mean(1 + 4, 0) = 1.25
+    codes, means = tf.constant([[1.0, 2.0], [0.5, 0.5]]), tf.constant([[0.0, 0.0], [0.5, 0.5]])
+    assert float(losses.info_continuous_loss(codes, means)) == pytest.approx(1.25)
+    loss = losses.InfoGAN(num_categories=2, num_continuous=2, weight=2.0, continuous_weight=0.1)
+    value = loss.auxiliary_loss(tf.concat([onehot, codes], 1), (tf.zeros((2, 2)), means))
+    assert float(value) == pytest.approx(2.0 * (LOG2 + 0.1 * 1.25))
+    with pytest.raises(ValueError, match="needs codes"):
+        losses.InfoGAN(num_categories=0, num_continuous=0)

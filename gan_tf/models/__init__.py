@@ -3,15 +3,18 @@
     mlp          fully connected pair (tutorials 002 and 004)
     dcgan        convolutional pair sized by image_shape (tutorials 001 and 000)
     conditional  class-conditional DCGAN pair, projection discriminator (001's cGAN)
+    infogan      DCGAN generator + discriminator with a Q head (003's InfoGAN; use
+                 with losses.InfoGAN)
 
 `get(family)` returns a module by name; `families()` lists them.
 """
 
 from gan_tf.models import conditional
 from gan_tf.models import dcgan
+from gan_tf.models import infogan
 from gan_tf.models import mlp
 
-_FAMILIES = {"mlp": mlp, "dcgan": dcgan, "conditional": conditional}
+_FAMILIES = {"mlp": mlp, "dcgan": dcgan, "conditional": conditional, "infogan": infogan}
 _CONDITIONAL = {"conditional"}
 
 
