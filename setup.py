@@ -17,7 +17,7 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     packages=find_packages(include=["gan_tf", "gan_tf.*"]),
-    package_data={"gan_tf": ["assets/*.npz", "assets/*.json"]},
+    package_data={"gan_tf": ["assets/*.npz", "assets/*.json", "assets/*.h5"]},
     install_requires=[
         "tensorflow>=2.16",
         "keras>=3.3",
@@ -30,9 +30,13 @@ setup(
         "matplotlib",
         "pillow",
         "absl-py",
+        # gan_tf.metrics: the matrix square root of FID, xlogy of the Inception score.
+        "scipy",
     ],
     extras_require={
-        "test": ["pytest>=7"],
+        "test": ["pytest>=7", "scikit-learn"],
+        # the t-SNE plot of python -m gan_tf.evaluate
+        "evaluate": ["scikit-learn"],
         "notebooks": ["jupyter", "nbclient", "nbformat", "ipykernel", "jupytext"],
     },
 )

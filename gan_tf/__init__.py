@@ -7,6 +7,7 @@ The public API:
     gan_tf.losses              adversarial losses and loss objects
     gan_tf.data                tfds pipelines -> float32 images in [-1, 1]
     gan_tf.callbacks           sample grids, checkpoints, history
+    gan_tf.metrics             FID, KID, Inception score, precision/recall + extractors
     gan_tf.configs             named presets, one per tutorial setup
     gan_tf.viz                 image grids and curves
 """
@@ -22,6 +23,7 @@ _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
 from gan_tf import callbacks
 from gan_tf import data
 from gan_tf import losses
+from gan_tf import metrics
 from gan_tf import models
 from gan_tf import viz
 from gan_tf.gan import GAN

@@ -117,6 +117,8 @@ class HistoryFile(keras.callbacks.Callback):
         self.history["epoch"].append(epoch + 1)
         for key, value in (logs or {}).items():
             self.history.setdefault(key, [None] * keep).append(float(value))
+        for values in self.history.values():  # metrics logged only on some epochs
+            values.extend([None] * (len(self.history["epoch"]) - len(values)))
         atomic_write_text(self.path, json.dumps(self.history, indent=1))
 
 

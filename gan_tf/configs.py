@@ -18,8 +18,19 @@ says where they do not):
     tutorial_002  the PyTorch MLP pair, Adam 2e-4 beta1 0.5, d_loss = 0.5 (real + fake).
     tutorial_003  DCGAN on MNIST (the TensorFlow DCGAN tutorial's pair), Adam 2e-4 / 0.5,
                   batch 128 (DCGAN paper).
+    dcgan_celeba64  the 64x64x3 DCGAN pair on CelebA (tutorials 001/003's DCGAN faces),
+                  Adam 2e-4 / 0.5, batch 128 (DCGAN paper), 5 epochs.
+    dcgan_svhn    the DCGAN pair at 32x32x3 on SVHN (tutorial 003's DCGAN on another
+                  dataset), Adam 2e-4 / 0.5, batch 128.
     tutorial_004  the TF1 MLP pair (G 100-128-784, D 784-128-1), Adam 1e-3 beta1 0.5,
                   Glorot init.
+    wgan, wgan_gp, hinge_sn, lsgan
+                  the default's models and data with a loss variant and its paper's
+                  recipe: WGAN weight clipping (RMSprop 5e-5, clip 0.01, 5 critic
+                  steps), WGAN-GP (lambda 10, 5 critic steps, Adam 1e-4 (0, 0.9)), hinge
+                  loss with spectral norm, least squares.
+    cgan          class-conditional DCGAN (projection discriminator) on mnist_sample.
+    infogan       InfoGAN with 10 categorical + 2 continuous codes on mnist_sample.
 """
 
 import dataclasses
@@ -27,6 +38,7 @@ import json
 from typing import Optional
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+OPTIMIZERS = ("adam", "rmsprop")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,6 +48,8 @@ class DataConfig:
     batch_size: int = 64
     image_size: Optional[int] = None
     data_dir: Optional[str] = None
+    manual_dir: Optional[str] = None   # original files for offline use (data.load)
+    on_bad_image: str = "fail"         # or "skip" unreadable image files
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,6 +60,8 @@ class ModelConfig:
     latent_distribution: str = "normal"          # "normal" or "uniform"
     generator: dict = dataclasses.field(default_factory=dict)      # constructor kwargs
     discriminator: dict = dataclasses.field(default_factory=dict)  # constructor kwargs
+    ema_decay: Optional[float] = None    # sample from an EMA of G's weights (e.g. 0.999)
+    augment: Optional[str] = None        # DiffAugment policy, e.g. "color,translation,cutout"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,6 +74,8 @@ class TrainConfig:
     beta_2: float = 0.999
     loss: str = "non_saturating"
     loss_kwargs: dict = dataclasses.field(default_factory=dict)
+    optimizer: str = "adam"                  # "adam" or "rmsprop" (WGAN)
+    grad_clip_norm: Optional[float] = None   # clip each model's global gradient norm
     seed: int = 0
     precision: str = "float32"
 
@@ -67,6 +85,8 @@ class CallbacksConfig:
     num_samples: int = 64          # images in each epoch's grid
     sample_every: int = 1          # epochs between grids
     keep_checkpoints: int = 3
+    eval_every: int = 0            # epochs between FID/KID evaluations; 0: never
+    eval_samples: int = 5000       # real and generated images per evaluation
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,6 +152,26 @@ def _tutorial_001():
         train=TrainConfig(epochs=10))
 
 
+def _dcgan_celeba64():
+    return Config(
+        preset="dcgan_celeba64",
+        data=DataConfig(name="celeb_a", batch_size=128, image_size=64),
+        model=ModelConfig(family="dcgan", generator={"image_shape": (64, 64, 3)},
+                          discriminator={"image_shape": (64, 64, 3), "dropout": 0.0,
+                                         "batch_norm": True}),
+        train=TrainConfig(epochs=5))
+
+
+def _dcgan_svhn():
+    return Config(
+        preset="dcgan_svhn",
+        data=DataConfig(name="svhn_cropped", batch_size=128),
+        model=ModelConfig(family="dcgan", generator={"image_shape": (32, 32, 3)},
+                          discriminator={"image_shape": (32, 32, 3), "dropout": 0.0,
+                                         "batch_norm": True}),
+        train=TrainConfig(epochs=20))
+
+
 def _tutorial_002():
     return Config(
         preset="tutorial_002",
@@ -162,6 +202,61 @@ def _tutorial_004():
         train=TrainConfig(epochs=50, g_lr=1e-3, d_lr=1e-3, beta_1=0.5))
 
 
+def _variant(name, **train):
+    """The default preset (DCGAN base 32 on mnist_sample) with another loss recipe."""
+    base = _default()
+    critic = {"base_channels": 32, "dropout": 0.0}  # no BN, no dropout in a critic
+    return Config(preset=name, data=base.data,
+                  model=dataclasses.replace(base.model, discriminator=critic),
+                  train=dataclasses.replace(base.train, **train))
+
+
+def _wgan():
+    # Arjovsky et al. 2017: RMSprop 5e-5, clip 0.01, 5 critic steps per G step.
+    return _variant("wgan", loss="wasserstein", optimizer="rmsprop", g_lr=5e-5, d_lr=5e-5,
+                    loss_kwargs={"clip_value": 0.01, "d_steps": 5})
+
+
+def _wgan_gp():
+    # Gulrajani et al. 2017: lambda 10, 5 critic steps, Adam 1e-4, betas (0, 0.9).
+    return _variant("wgan_gp", loss="wasserstein_gp", g_lr=1e-4, d_lr=1e-4, beta_1=0.0,
+                    beta_2=0.9, loss_kwargs={"weight": 10.0, "d_steps": 5})
+
+
+def _hinge_sn():
+    # Miyato et al. 2018 (SNGAN): hinge loss, spectral norm in D, Adam 2e-4 (0.5, 0.999).
+    config = _variant("hinge_sn", loss="hinge")
+    return dataclasses.replace(config, model=dataclasses.replace(
+        config.model, discriminator={**config.model.discriminator, "spectral_norm": True}))
+
+
+def _lsgan():
+    # Mao et al. 2017: least squares, Adam 2e-4, beta1 0.5.
+    return _variant("lsgan", loss="least_squares", g_lr=2e-4, d_lr=2e-4)
+
+
+def _cgan():
+    # Tutorial 001's cGAN: the default's recipe with class-conditional models.
+    base = _default()
+    body = {"body_kwargs": {"base_channels": 32}}
+    return Config(preset="cgan", data=base.data, train=base.train,
+                  model=dataclasses.replace(base.model, family="conditional",
+                                            generator=body, discriminator=body))
+
+
+def _infogan():
+    # Tutorial 003's InfoGAN (Chen et al. 2016, MNIST): 62 noise + 10 categorical + 2
+    # continuous codes, a Q head sharing D's body, lambda 1.
+    base = _default()
+    return Config(
+        preset="infogan", data=base.data,
+        model=dataclasses.replace(
+            base.model, family="infogan", latent_dim=74, generator={"base_channels": 32},
+            discriminator={"body_kwargs": {"base_channels": 32, "dropout": 0.0}}),
+        train=dataclasses.replace(base.train, loss="infogan",
+                                  loss_kwargs={"num_categories": 10, "num_continuous": 2}))
+
+
 _PRESETS = {
     "default": _default,
     "tutorial_000": _tutorial_000,
@@ -169,6 +264,14 @@ _PRESETS = {
     "tutorial_002": _tutorial_002,
     "tutorial_003": _tutorial_003,
     "tutorial_004": _tutorial_004,
+    "wgan": _wgan,
+    "wgan_gp": _wgan_gp,
+    "hinge_sn": _hinge_sn,
+    "lsgan": _lsgan,
+    "cgan": _cgan,
+    "infogan": _infogan,
+    "dcgan_celeba64": _dcgan_celeba64,
+    "dcgan_svhn": _dcgan_svhn,
 }
 
 
@@ -237,13 +340,36 @@ def validate(config):
          f"latent_distribution must be normal or uniform, got "
          f"{config.model.latent_distribution!r}"),
     ]
+    checks += [
+        (config.train.optimizer in OPTIMIZERS,
+         f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {config.train.optimizer!r}"),
+        (config.train.grad_clip_norm is None or config.train.grad_clip_norm > 0,
+         f"grad_clip_norm must be > 0, got {config.train.grad_clip_norm}"),
+        (config.model.ema_decay is None or 0 < config.model.ema_decay < 1,
+         f"ema must be in (0, 1), got {config.model.ema_decay}"),
+    ]
     for ok, message in checks:
         if not ok:
             raise ValueError(message)
+    from gan_tf import augment
+    augment.parse_policy(config.model.augment)
     models.get(config.model.family)
     models.get(config.model.discriminator_family or config.model.family)
     losses.get(config.train.loss, **config.train.loss_kwargs)
-    if config.data.name not in data.names():
-        raise ValueError(f"unknown dataset {config.data.name!r}; choose one of "
-                         f"{', '.join(data.names())}")
+    data.check_name(config.data.name)  # a names() entry or folder:PATH
+    if config.callbacks.eval_every:
+        from gan_tf.metrics import features
+
+        if config.callbacks.eval_every < 0:
+            raise ValueError(f"eval_every must be >= 0, got {config.callbacks.eval_every}")
+        if config.data.name not in features.CLASSIFIER_FOR_DATASET:
+            raise ValueError(
+                f"eval_every needs a bundled classifier for the dataset; there is none "
+                f"for {config.data.name!r} (only {', '.join(features.CLASSIFIERS)}); "
+                "evaluate afterwards with python -m gan_tf.evaluate --extractor=inception")
+    if config.data.image_size is not None and config.data.image_size < 1:
+        raise ValueError(f"image_size must be >= 1, got {config.data.image_size}")
+    if config.data.on_bad_image not in data.ON_BAD_IMAGE:
+        raise ValueError(f"on_bad_image must be one of {', '.join(data.ON_BAD_IMAGE)}, "
+                         f"got {config.data.on_bad_image!r}")
     return config

@@ -13,8 +13,8 @@ from gan_tf.train import build_gan
 def test_every_preset_validates_and_builds(name):
     config = configs.quick(configs.validate(configs.get(name)))
     gan = build_gan(config)
-    image = gan.generate(1, seed=0)
-    assert image.shape[1:] == tuple(gan.discriminator.input_shape[1:])
+    image = gan.generate(1, seed=0, labels=[3] if gan.conditional else None)
+    assert image.shape[1:] == tuple(gan.discriminator.image_shape)
 
 
 def test_tutorial_hyper_parameters():
@@ -49,6 +49,9 @@ def test_json_round_trip():
     ("train.loss", "hinge_typo", "unknown loss"),
     ("model.family", "vae", "unknown model"),
     ("data.name", "imagenet", "unknown dataset"),
+    ("data.name", "folder:/nonexistent/gan_tf", "is not a folder"),
+    ("data.image_size", 0, "image_size must be >= 1"),
+    ("data.on_bad_image", "ignore", "on_bad_image must be one of fail, skip"),
     ("train.precision", "float8", "precision"),
     ("train.g_lr", 0.0, "g_lr"),
 ])
@@ -57,6 +60,46 @@ def test_validate_rejects(field, value, match):
         configs.validate(configs.override(configs.get(), **{field: value}))
 
 
+def test_folder_dataset_validates(tmp_path):
+    config = configs.override(configs.get(), **{"data.name": f"folder:{tmp_path}"})
+    assert configs.validate(config) is config
+
+
 def test_unknown_preset():
     with pytest.raises(ValueError, match="unknown config 'nope'; choose one of"):
         configs.get("nope")
+
+
+def test_variant_presets_follow_their_papers():
+    from gan_tf import losses
+
+    wgan = configs.get("wgan")
+    assert (wgan.train.optimizer, wgan.train.d_lr) == ("rmsprop", 5e-5)
+    loss = losses.get(wgan.train.loss, **wgan.train.loss_kwargs)
+    assert (loss.clip_value, loss.d_steps) == (0.01, 5)
+    gp = configs.get("wgan_gp")
+    assert (gp.train.g_lr, gp.train.beta_1, gp.train.beta_2) == (1e-4, 0.0, 0.9)
+    assert losses.get(gp.train.loss, **gp.train.loss_kwargs).regularizers[0].weight == 10.0
+    assert configs.get("hinge_sn").model.discriminator["spectral_norm"] is True
+    gan = build_gan(configs.quick(wgan))
+    assert type(gan.d_optimizer).__name__ == "RMSprop"
+
+
+def test_variant_options_reach_the_gan():
+    config = configs.override(configs.get(), **{
+        "model.ema_decay": 0.99, "model.augment": "translation",
+        "train.grad_clip_norm": 1.0})
+    gan = build_gan(configs.validate(config))
+    assert gan.ema_decay == 0.99 and gan.augment == ("translation",)
+    assert gan.g_optimizer.global_clipnorm == 1.0 == gan.d_optimizer.global_clipnorm
+
+
+@pytest.mark.parametrize("field, value, match", [
+    ("model.augment", "blur", "unknown augmentation"),
+    ("model.ema_decay", 1.5, "ema must be in"),
+    ("train.grad_clip_norm", -1.0, "grad_clip_norm"),
+    ("train.optimizer", "sgd", "optimizer must be one of"),
+])
+def test_validate_rejects_bad_variant_options(field, value, match):
+    with pytest.raises(ValueError, match=match):
+        configs.validate(configs.override(configs.get(), **{field: value}))

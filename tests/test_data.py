@@ -1,12 +1,30 @@
-"""Data: the bundled mnist_sample builder and the offline errors of tfds datasets."""
+"""Data: every source on data the tests make (tfds mock data, tiny IDX files, image
+folders, a small fake CelebA), value ranges, shapes, labels, seeded order, every error.
+The slow test reads the real Fashion-MNIST of Debian's `dataset-fashion-mnist`."""
 
+import gzip
+import logging
+import os
+import struct
 import time
+import zipfile
 
 import numpy as np
+from PIL import Image
 import pytest
 import tensorflow_datasets as tfds
 
 from gan_tf import data
+
+DEBIAN_FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
+
+
+def batches(ds):
+    return [b.numpy() if not isinstance(b, tuple) else tuple(t.numpy() for t in b)
+            for b in ds]
+
+
+# ---------------------------------------------------------------- bundled digits
 
 
 def test_mnist_sample_is_a_tfds_builder_with_real_digits():
@@ -44,6 +62,319 @@ def test_seeded_order_is_reproducible():
     first = [next(iter(data.load("mnist_sample", batch_size=16, seed=3))).numpy()
              for _ in range(2)]
     np.testing.assert_array_equal(first[0], first[1])
+    other = next(iter(data.load("mnist_sample", batch_size=16, seed=4))).numpy()
+    assert not np.array_equal(first[0], other)
+
+
+# ---------------------------------------------------------------- tfds names (mock data)
+
+
+@pytest.mark.parametrize("name, shape, label_shape", [
+    ("mnist", (28, 28, 1), ()), ("fashion_mnist", (28, 28, 1), ()),
+    ("svhn_cropped", (32, 32, 3), ()), ("cifar10", (32, 32, 3), ()),
+    ("celeb_a", (64, 64, 3), (40,)),  # center crop 140x140 -> 64x64, 40 attributes
+])
+def test_tfds_names_through_tfds(monkeypatch, name, shape, label_shape):
+    # mock_data makes download_and_prepare a no-op: nothing reaches the network.
+    monkeypatch.setattr(data, "_network_reachable", lambda host=None: True)
+    with tfds.testing.mock_data(num_examples=12):
+        ds = data.load(name, batch_size=4, with_labels=True, seed=0)
+        images, labels = next(iter(ds))
+        resized = next(iter(data.load(name, batch_size=4, image_size=16, seed=0)))
+    assert images.shape == (4, *shape) and images.dtype.name == "float32"
+    assert -1 <= float(images.numpy().min()) and float(images.numpy().max()) <= 1
+    assert float(images.numpy().std()) > 0.1  # random mock pixels, not a constant
+    assert labels.shape == (4, *label_shape) and labels.dtype.name == "int32"
+    assert resized.shape == (4, 16, 16, shape[-1])
+
+
+# ---------------------------------------------------------------- MNIST IDX files
+
+
+def write_idx(path, array, magic_type=0x08):
+    header = struct.pack(">2BBB", 0, 0, magic_type, array.ndim) + struct.pack(
+        f">{array.ndim}I", *array.shape)
+    raw = header + array.astype(np.uint8).tobytes()
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "wb") as f:
+        f.write(raw)
+
+
+def write_mnist_idx(folder, num_train=20, num_test=8, gz=True, seed=0):
+    """Four IDX files with random digits; returns {split: (images, labels)}."""
+    rng = np.random.default_rng(seed)
+    os.makedirs(folder, exist_ok=True)
+    arrays = {}
+    for split, prefix, num in (("train", "train", num_train), ("test", "t10k", num_test)):
+        images = rng.integers(0, 256, (num, 28, 28), dtype=np.uint8)
+        labels = rng.integers(0, 10, num, dtype=np.uint8)
+        suffix = ".gz" if gz else ""
+        write_idx(os.path.join(folder, f"{prefix}-images-idx3-ubyte{suffix}"), images)
+        write_idx(os.path.join(folder, f"{prefix}-labels-idx1-ubyte{suffix}"), labels)
+        arrays[split] = (images, labels)
+    return arrays
+
+
+@pytest.mark.parametrize("gz", [True, False])
+def test_idx_files_through_a_manual_builder(tmp_path, monkeypatch, gz):
+    monkeypatch.setattr(data, "_network_reachable", lambda host=None: False)
+    arrays = write_mnist_idx(str(tmp_path / "idx"), gz=gz)
+    data_dir = str(tmp_path / "tfds")
+    builder = data.builder("fashion_mnist", data_dir=data_dir, manual_dir=str(tmp_path / "idx"))
+    assert isinstance(builder, data.MnistIdx) and builder.builder_config.name == "fashion_mnist"
+    assert builder.info.splits["train"].num_examples == 20
+    for split, (images, labels) in arrays.items():
+        ds = data.load("fashion_mnist", split=split, batch_size=4, data_dir=data_dir,
+                       manual_dir=str(tmp_path / "idx"), shuffle=False, with_labels=True)
+        got = batches(ds)
+        got_images = np.concatenate([b[0] for b in got])
+        got_labels = np.concatenate([b[1] for b in got])
+        # Same examples (tfds stores them in its own order): compare sorted by content.
+        expected = images[..., None].astype(np.float32) / 127.5 - 1
+        order, got_order = (np.lexsort(x.reshape(len(x), -1).T) for x in (expected, got_images))
+        np.testing.assert_allclose(got_images[got_order], expected[order], atol=1e-6)
+        np.testing.assert_array_equal(got_labels[got_order], labels[order])
+    # Later runs find the prepared copy without manual_dir, offline.
+    images = next(iter(data.load("fashion_mnist", batch_size=4, data_dir=data_dir)))
+    assert images.shape == (4, 28, 28, 1)
+
+
+def test_idx_files_in_tfds_default_manual_dir(tmp_path, monkeypatch):
+    monkeypatch.setattr(data, "_network_reachable", lambda host=None: False)
+    data_dir = tmp_path / "tfds"
+    write_mnist_idx(str(data_dir / "downloads" / "manual"))
+    images = next(iter(data.load("mnist", batch_size=4, data_dir=str(data_dir))))
+    assert images.shape == (4, 28, 28, 1)
+
+
+def test_missing_idx_files_name_what_is_needed(tmp_path):
+    arrays_dir = tmp_path / "idx"
+    write_mnist_idx(str(arrays_dir))
+    os.remove(arrays_dir / "t10k-labels-idx1-ubyte.gz")
+    with pytest.raises(data.DatasetUnavailableError, match="t10k-labels-idx1-ubyte") as info:
+        data.load("mnist", data_dir=str(tmp_path / "tfds"), manual_dir=str(arrays_dir))
+    assert "dataset-fashion-mnist" in str(info.value)
+
+
+@pytest.mark.parametrize("corruption, match", [
+    ("magic", "not an IDX file"), ("truncate", "truncated or corrupt"),
+    ("gzip", "cannot be read")])
+def test_corrupt_idx_file_fails_naming_it(tmp_path, corruption, match):
+    folder = tmp_path / "idx"
+    write_mnist_idx(str(folder))
+    path = str(folder / "train-images-idx3-ubyte.gz")
+    if corruption == "magic":
+        write_idx(path, np.zeros((3, 28, 28)), magic_type=0x0D)  # float32 type code
+    elif corruption == "truncate":
+        with gzip.open(path, "rb") as f:
+            raw = f.read()
+        with gzip.open(path, "wb") as f:
+            f.write(raw[:-100])
+    else:
+        with open(path, "r+b") as f:
+            f.truncate(200)
+    with pytest.raises(ValueError, match=match) as info:
+        data.load("mnist", data_dir=str(tmp_path / "tfds"), manual_dir=str(folder))
+    assert "train-images-idx3-ubyte.gz" in str(info.value)
+
+
+def test_manual_dir_for_a_dataset_without_manual_route(tmp_path):
+    with pytest.raises(ValueError, match="manual_dir works for mnist, fashion_mnist and celeb_a"):
+        data.load("cifar10", data_dir=str(tmp_path), manual_dir=str(tmp_path))
+
+
+# ---------------------------------------------------------------- CelebA, aligned faces
+
+
+def write_celeb_a(folder, num=9, zipped=False, partition=True, attributes=True, seed=0):
+    """A small CelebA layout; returns {file name: 40 attributes in {0, 1}, sorted}."""
+    rng = np.random.default_rng(seed)
+    os.makedirs(folder, exist_ok=True)
+    names = [f"{i:06d}.jpg" for i in range(1, num + 1)]
+    images_dir = os.path.join(folder, "img_align_celeba")
+    os.makedirs(images_dir)
+    for name in names:
+        pixels = rng.integers(0, 256, (218, 178, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(os.path.join(images_dir, name), quality=90)
+    if zipped:
+        with zipfile.ZipFile(os.path.join(folder, "img_align_celeba.zip"), "w") as z:
+            for name in names:
+                z.write(os.path.join(images_dir, name), f"img_align_celeba/{name}")
+        for name in names:
+            os.remove(os.path.join(images_dir, name))
+        os.rmdir(images_dir)
+    if partition:  # 0 train, 1 validation, 2 test
+        with open(os.path.join(folder, "list_eval_partition.txt"), "w") as f:
+            f.writelines(f"{name} {i % 3}\n" for i, name in enumerate(names))
+    values = rng.choice([-1, 1], (num, 40))
+    if attributes:  # the official file: a count, the names, then +-1 per image
+        header = list(data.CELEB_A_ATTRIBUTES)[::-1]  # any order in the file
+        with open(os.path.join(folder, "list_attr_celeba.txt"), "w") as f:
+            f.write(f"{num}\n{' '.join(header)}\n")
+            for name, row in zip(names, values):
+                f.write(f"{name} " + " ".join(f"{v:2d}" for v in row) + "\n")
+    # Sorted attribute order is the reverse of the file's header.
+    return {name: (row[::-1] == 1).astype(np.int32) for name, row in zip(names, values)}
+
+
+def test_celeb_a_from_the_aligned_folder(tmp_path, monkeypatch):
+    monkeypatch.setattr(data, "_network_reachable", lambda host=None: False)
+    expected = write_celeb_a(str(tmp_path / "celeba"))
+    data_dir, manual_dir = str(tmp_path / "tfds"), str(tmp_path / "celeba")
+    builder = data.builder("celeb_a", data_dir=data_dir, manual_dir=manual_dir)
+    assert isinstance(builder, data.CelebAAligned)
+    assert {s: builder.info.splits[s].num_examples for s in builder.info.splits} == {
+        "train": 3, "validation": 3, "test": 3}
+    images, labels = next(iter(data.load("celeb_a", batch_size=3, data_dir=data_dir,
+                                         manual_dir=manual_dir, with_labels=True)))
+    assert images.shape == (3, 64, 64, 3) and labels.shape == (3, 40)
+    assert -1 <= float(images.numpy().min()) and float(images.numpy().max()) <= 1
+    rows = {tuple(row) for row in labels.numpy()}
+    assert rows == {tuple(expected[f"{i:06d}.jpg"]) for i in (1, 4, 7)}  # the train split
+    big = next(iter(data.load("celeb_a", split="test", batch_size=3, image_size=128,
+                              data_dir=data_dir)))  # prepared copy, no manual_dir
+    assert big.shape == (3, 128, 128, 3)
+
+
+def test_celeb_a_from_the_zip_without_annotations(tmp_path):
+    write_celeb_a(str(tmp_path / "celeba"), num=5, zipped=True, partition=False,
+                  attributes=False)
+    kwargs = {"data_dir": str(tmp_path / "tfds"), "manual_dir": str(tmp_path / "celeba")}
+    builder = data.builder("celeb_a", **kwargs)
+    assert list(builder.info.splits) == ["train"] and builder.info.splits["train"].num_examples == 5
+    assert data.load("celeb_a", batch_size=5, **kwargs).element_spec.shape == (5, 64, 64, 3)
+    with pytest.raises(ValueError, match="without list_attr_celeba.txt"):
+        data.load("celeb_a", batch_size=5, with_labels=True, **kwargs)
+
+
+def test_celeb_a_missing_names_the_manual_route(tmp_path, monkeypatch):
+    monkeypatch.setattr(data, "_network_reachable", lambda host=None: False)
+    with pytest.raises(data.DatasetUnavailableError) as info:
+        data.load("celeb_a", data_dir=str(tmp_path))
+    message = str(info.value)
+    assert "img_align_celeba.zip" in message and "--manual_dir" in message
+    assert "Google Drive" in message
+    with pytest.raises(data.DatasetUnavailableError, match="neither img_align_celeba/"):
+        data.load("celeb_a", data_dir=str(tmp_path), manual_dir=str(tmp_path))
+
+
+@pytest.mark.parametrize("on_bad_image", ["fail", "skip"])
+def test_celeb_a_bad_jpeg(tmp_path, on_bad_image, caplog):
+    write_celeb_a(str(tmp_path / "celeba"), num=6, partition=False)
+    bad = tmp_path / "celeba" / "img_align_celeba" / "000002.jpg"
+    bad.write_bytes(bad.read_bytes()[:600])  # truncated download
+    kwargs = {"data_dir": str(tmp_path / "tfds"), "manual_dir": str(tmp_path / "celeba"),
+              "on_bad_image": on_bad_image, "batch_size": 5}
+    if on_bad_image == "fail":
+        with pytest.raises(ValueError, match="000002.jpg") as info:
+            data.load("celeb_a", **kwargs)
+        assert "on_bad_image='skip'" in str(info.value)
+    else:
+        with caplog.at_level(logging.WARNING):
+            ds = data.load("celeb_a", **kwargs)
+        assert "skipping 1 of 6" in caplog.text
+        assert len(batches(ds)) == 1  # 5 readable images
+
+
+# ---------------------------------------------------------------- folder:PATH
+
+
+def write_images(folder, num, shape=(8, 8, 3), fmt="png", seed=0, prefix="img"):
+    rng = np.random.default_rng(seed)
+    os.makedirs(folder, exist_ok=True)
+    pixels = rng.integers(0, 256, (num, *shape), dtype=np.uint8)
+    for i, p in enumerate(pixels):
+        Image.fromarray(p.squeeze(-1) if shape[-1] == 1 else p).save(
+            os.path.join(folder, f"{prefix}{i}.{fmt}"))
+    return pixels
+
+
+def test_flat_folder_is_one_class_with_exact_pixels(tmp_path):
+    pixels = write_images(str(tmp_path / "faces"), 6)
+    (tmp_path / "faces" / "notes.txt").write_text("not an image")  # ignored, with a warning
+    ds = data.load(f"folder:{tmp_path / 'faces'}", batch_size=3, with_labels=True, seed=0)
+    got = batches(ds)
+    images = np.concatenate([b[0] for b in got])
+    assert images.shape == (6, 8, 8, 3) and {int(x) for b in got for x in b[1]} == {0}
+    expected = pixels.astype(np.float32) / 127.5 - 1  # PNG is lossless
+    assert sorted(map(bytes, np.round(images, 5))) == sorted(map(bytes, np.round(expected, 5)))
+
+
+def test_class_folders_give_sorted_labels(tmp_path):
+    root = tmp_path / "digits"
+    write_images(str(root / "cat"), 4, shape=(8, 8, 1), seed=1)
+    write_images(str(root / "dog"), 5, shape=(8, 8, 1), seed=2, fmt="jpg")
+    ds = data.load(f"folder:{root}", batch_size=9, with_labels=True, image_size=16)
+    images, labels = next(iter(ds))
+    assert images.shape == (9, 16, 16, 1)  # grayscale stays one channel
+    assert sorted(labels.numpy().tolist()) == [0] * 4 + [1] * 5  # cat 0, dog 1
+
+
+def test_split_folders(tmp_path):
+    root = tmp_path / "ds"
+    for split, num in (("train", 6), ("test", 2)):
+        for label in ("a", "b"):
+            write_images(str(root / split / label), num)
+    name = f"folder:{root}"
+    assert len(batches(data.load(name, split="test", batch_size=2))) == 2
+    assert len(batches(data.load(name, split="train", batch_size=4))) == 3
+    with pytest.raises(ValueError, match="no split 'validation'.*test, train"):
+        data.load(name, split="validation")
+
+
+def test_folder_order_is_seeded(tmp_path):
+    write_images(str(tmp_path / "x"), 40)
+    name = f"folder:{tmp_path / 'x'}"
+    first, second, other = (np.concatenate(batches(data.load(name, batch_size=8, seed=s)))
+                            for s in (1, 1, 2))
+    np.testing.assert_array_equal(first, second)
+    assert not np.array_equal(first, other)
+
+
+def test_mixed_sizes_need_image_size(tmp_path):
+    write_images(str(tmp_path / "x"), 3, shape=(8, 8, 3))
+    write_images(str(tmp_path / "x"), 3, shape=(12, 10, 3), prefix="big")
+    with pytest.raises(ValueError, match="different sizes.*image_size"):
+        data.load(f"folder:{tmp_path / 'x'}", batch_size=2)
+    images = next(iter(data.load(f"folder:{tmp_path / 'x'}", batch_size=6, image_size=8)))
+    assert images.shape == (6, 8, 8, 3)
+
+
+@pytest.mark.parametrize("on_bad_image", ["fail", "skip"])
+def test_unreadable_image_in_a_folder(tmp_path, on_bad_image, caplog):
+    write_images(str(tmp_path / "x"), 5)
+    (tmp_path / "x" / "broken.png").write_bytes(b"\x89PNG not really")
+    name = f"folder:{tmp_path / 'x'}"
+    if on_bad_image == "fail":
+        with pytest.raises(ValueError, match="1 of 6 image files.*broken.png.*skip"):
+            data.load(name, batch_size=2, on_bad_image=on_bad_image)
+    else:
+        with caplog.at_level(logging.WARNING):
+            ds = data.load(name, batch_size=1, on_bad_image=on_bad_image)
+        assert "skipping 1 of 6" in caplog.text and "broken.png" in caplog.text
+        assert len(batches(ds)) == 5
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda root: None, "holds no .jpg/.jpeg/.png images"),
+    (lambda root: (root / "notes.txt").write_text("x"), "holds no"),
+    (lambda root: (write_images(str(root / "a"), 2), (root / "b.png").write_bytes(b"")),
+     "mixes images and subfolders"),
+])
+def test_bad_folders(tmp_path, make, match):
+    root = tmp_path / "empty"
+    root.mkdir()
+    make(root)
+    with pytest.raises(ValueError, match=match):
+        data.load(f"folder:{root}")
+
+
+def test_missing_folder(tmp_path):
+    with pytest.raises(ValueError, match="is not a folder"):
+        data.load(f"folder:{tmp_path / 'nope'}")
+
+
+# ---------------------------------------------------------------- errors and checks
 
 
 def test_unprepared_dataset_fails_at_once_offline(tmp_path, monkeypatch):
@@ -53,6 +384,7 @@ def test_unprepared_dataset_fails_at_once_offline(tmp_path, monkeypatch):
         data.load("mnist", data_dir=str(tmp_path))
     message = str(info.value)
     assert "--data_dir" in message and "mnist_sample" in message and str(tmp_path) in message
+    assert "--manual_dir" in message and "idx3-ubyte" in message
     assert time.time() - start < 10
 
 
@@ -62,11 +394,54 @@ def test_download_false_never_downloads(tmp_path):
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    ({"name": "mnist_typo"}, "unknown dataset"),
+    ({"name": "mnist_typo"}, "unknown dataset 'mnist_typo'.*folder:PATH"),
     ({"name": "mnist_sample", "batch_size": 0}, "batch_size"),
     ({"name": "mnist_sample", "image_size": (0, 3)}, "image_size"),
+    ({"name": "mnist_sample", "on_bad_image": "ignore"}, "on_bad_image.*'ignore'"),
+    ({"name": "mnist_sample", "split": "validation"}, "no split 'validation'"),
     ({"name": "mnist_sample", "split": "test", "batch_size": 5000}, "fewer than batch_size"),
 ])
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         data.load(**kwargs)
+
+
+def test_check_matches_model():
+    data.check_matches_model((64, 64, 3), (64, 64, 3))
+    with pytest.raises(ValueError, match=r"grayscale images \(28, 28, 1\).*RGB"):
+        data.check_matches_model((28, 28, 1), (64, 64, 3), model="preset dcgan_celeba64")
+    with pytest.raises(ValueError, match="--image_size=32"):
+        data.check_matches_model((64, 64, 3), (32, 32, 3))
+
+
+def test_small_datasets_are_cached_large_ones_stream(monkeypatch):
+    """The decoded cache is chosen by size: CelebA-sized data is never held in RAM."""
+    def has_cache(ds):
+        return b"CacheDataset" in ds._as_serialized_graph().numpy()
+    assert has_cache(data.load("mnist_sample", batch_size=8))
+    assert not has_cache(data.load("mnist_sample", batch_size=8, cache=False))
+    monkeypatch.setattr(data, "CACHE_LIMIT_BYTES", 1000)  # as if 9,003 digits were huge
+    assert not has_cache(data.load("mnist_sample", batch_size=8))
+    assert has_cache(data.load("mnist_sample", batch_size=8, cache=True))
+
+
+# ---------------------------------------------------------------- real data (slow)
+
+
+@pytest.mark.slow
+def test_debian_fashion_mnist_offline(tmp_path, monkeypatch):
+    """The full 70,000-image Fashion-MNIST from Debian's IDX files, no network."""
+    if not os.path.isfile(os.path.join(DEBIAN_FASHION_MNIST, "train-images-idx3-ubyte.gz")):
+        pytest.skip(f"{DEBIAN_FASHION_MNIST} is missing: apt-get install dataset-fashion-mnist")
+    monkeypatch.setattr(data, "_network_reachable", lambda host=None: False)
+    kwargs = {"data_dir": str(tmp_path), "manual_dir": DEBIAN_FASHION_MNIST}
+    builder = data.builder("fashion_mnist", **kwargs)
+    assert builder.info.splits["train"].num_examples == 60_000
+    assert builder.info.splits["test"].num_examples == 10_000
+    labels = np.concatenate([b[1] for b in batches(data.load(
+        "fashion_mnist", split="test", batch_size=1000, with_labels=True, **kwargs))])
+    assert np.bincount(labels).tolist() == [1000] * 10  # 1,000 test images per class
+    images = next(iter(data.load("fashion_mnist", batch_size=256, seed=0, **kwargs))).numpy()
+    assert images.shape == (256, 28, 28, 1) and images.min() == -1 and images.max() == 1
+    # Clothes on black: about half the pixels are background.
+    assert 0.3 < (images == -1).mean() < 0.7

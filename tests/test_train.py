@@ -99,6 +99,46 @@ def test_offline_unprepared_dataset(tmp_path, capsys, monkeypatch):
     assert "--data_dir" in err and "mnist_sample" in err
 
 
+def _write_rgb_folder(folder, num=20, size=64):
+    import numpy as np
+    from PIL import Image
+
+    folder.mkdir(parents=True)
+    pixels = np.random.default_rng(0).integers(0, 256, (num, size, size, 3), dtype=np.uint8)
+    for i, p in enumerate(pixels):
+        Image.fromarray(p).save(folder / f"{i}.png")
+
+
+def test_folder_dataset_with_image_size(tmp_path):
+    """--dataset=folder:PATH --image_size: the models follow the data (32x32x3)."""
+    _write_rgb_folder(tmp_path / "faces")
+    workdir = tmp_path / "run"
+    assert run_cli(*QUICK, f"--dataset=folder:{tmp_path / 'faces'}", "--image_size=32",
+                   f"--workdir={workdir}") == 0
+    with open(workdir / "config.json") as f:
+        assert json.load(f)["data"]["image_size"] == 32
+    assert os.path.exists(workdir / "samples" / "epoch_0002.png")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--config=dcgan_svhn", "--dataset=mnist_sample"],
+     "mnist_sample has grayscale images (28, 28, 1) but preset dcgan_svhn takes RGB"),
+    (["--config=dcgan_svhn", "--dataset=folder:{faces}"], "--image_size=32"),
+    (["--dataset=folder:{faces}", "--on_bad_image=fail", "--image_size=0"],
+     "image_size must be >= 1"),
+    (["--dataset=folder:{missing}"], "is not a folder"),
+    (["--dataset=cifar10", "--manual_dir={faces}"], "manual_dir works for mnist"),
+])
+def test_data_and_model_mismatch_fail_before_training(tmp_path, capsys, args, message):
+    _write_rgb_folder(tmp_path / "faces", num=4)
+    args = [a.format(faces=tmp_path / "faces", missing=tmp_path / "nope") for a in args]
+    workdir = tmp_path / "run"
+    assert run_cli(*QUICK, *args, f"--workdir={workdir}") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: ") and message in err[-1]
+    assert not (workdir / "checkpoints").exists()  # no training started
+
+
 def test_workdir_with_another_config_is_refused(tmp_path, capsys):
     workdir = str(tmp_path / "run")
     assert run_cli(*QUICK, f"--workdir={workdir}") == 0
@@ -167,3 +207,14 @@ def test_training_on_real_digits_moves_samples_towards_them(tmp_path):
     corr, ink = distance(gan.generate(2000, seed=0))
     assert corr0 < 0.5 and corr > 0.8, (corr0, corr)
     assert ink < 0.08 and ink < ink0, (ink0, ink)
+
+
+def test_variant_flags_end_to_end(tmp_path):
+    workdir = tmp_path / "run"
+    assert run_cli(*QUICK, "--config=wgan_gp", "--ema=0.9", "--augment=color,cutout",
+                   "--grad_clip_norm=5", f"--workdir={workdir}") == 0
+    with open(workdir / "config.json") as f:
+        config = json.load(f)
+    assert config["model"]["ema_decay"] == 0.9 and config["train"]["loss"] == "wasserstein_gp"
+    with open(workdir / "history.json") as f:
+        assert "gp" in json.load(f)
