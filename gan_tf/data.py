@@ -597,7 +597,7 @@ def _manual_hint(name):
                 "/usr/share/datasets/fashion-mnist), ")
     if name == "celeb_a":
         return (f"or, since the Google Drive download tfds uses often fails, use the "
-                f"manual route: {CelebAAligned.MANUAL_DOWNLOAD_INSTRUCTIONS} ")
+                f"manual route: {CelebAAligned.MANUAL_DOWNLOAD_INSTRUCTIONS.rstrip().rstrip('.')}; ")
     return "or use a folder of its images with --dataset=folder:PATH, "
 
 
