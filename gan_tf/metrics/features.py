@@ -124,6 +124,21 @@ def classifier_paths(name):
             os.path.join(ASSETS, f"classifier_{name}.json"))
 
 
+def _batched(forward, images, batch_size):
+    """Runs `forward` (images -> (features, probabilities)) over `images` in chunks.
+
+    Returns:
+        (features float32 (N, D), probabilities float32 (N, classes)) as numpy.
+    """
+    features, probabilities = [], []
+    for start in range(0, int(images.shape[0]), batch_size):
+        f, p = forward(images[start:start + batch_size])
+        features.append(f.numpy())
+        probabilities.append(p.numpy())
+    return (np.concatenate(features).astype(np.float32),
+            np.concatenate(probabilities).astype(np.float32))
+
+
 def _as_images(images):
     images = tf.convert_to_tensor(images)
     if images.shape.rank != 4:
@@ -200,13 +215,7 @@ class ClassifierExtractor:
         if tuple(images.shape[1:]) != self.image_shape:
             raise ValueError(f"{self.name} takes images of shape {self.image_shape}, got "
                              f"{tuple(images.shape[1:])}")
-        features, probabilities = [], []
-        for start in range(0, int(images.shape[0]), self.batch_size):
-            f, p = self._forward(images[start:start + self.batch_size])
-            features.append(f.numpy())
-            probabilities.append(p.numpy())
-        return Features(np.concatenate(features).astype(np.float32),
-                        np.concatenate(probabilities).astype(np.float32))
+        return Features(*_batched(self._forward, images, self.batch_size))
 
 
 def _inception_message(weights_path):
@@ -281,14 +290,8 @@ class InceptionExtractor:
         if images.shape[-1] not in (1, 3):
             raise ValueError(f"InceptionV3 takes 1- or 3-channel images, got "
                              f"{images.shape[-1]} channels")
-        features, probabilities = [], []
-        for start in range(0, int(images.shape[0]), self.batch_size):
-            f, p = self._forward(images[start:start + self.batch_size])
-            features.append(f.numpy())
-            probabilities.append(p.numpy())
-        return Features(np.concatenate(features).astype(np.float32),
-                        np.concatenate(probabilities).astype(np.float32)
-                        if self.num_classes else None)
+        features, probabilities = _batched(self._forward, images, self.batch_size)
+        return Features(features, probabilities if self.num_classes else None)
 
 
 def get_extractor(kind="classifier", dataset="mnist_sample", inception_weights=None,
