@@ -39,6 +39,8 @@ from typing import Optional
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 OPTIMIZERS = ("adam", "rmsprop")
+STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
+ON_DIVERGENCE = ("stop", "rollback")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,6 +80,12 @@ class TrainConfig:
     grad_clip_norm: Optional[float] = None   # clip each model's global gradient norm
     seed: int = 0
     precision: str = "float32"
+    deterministic: bool = False        # tf.config.experimental.enable_op_determinism()
+    strategy: str = "default"          # default, mirrored, multi_worker, tpu
+    on_divergence: str = "stop"        # NaN/Inf loss or weights: "stop" or "rollback"
+    rollback_lr_factor: float = 0.5    # learning rates are multiplied by this per rollback
+    rollback_reseed: bool = True       # a rollback also moves the noise to a new seed
+    max_rollbacks: int = 3             # then stop
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,6 +95,9 @@ class CallbacksConfig:
     keep_checkpoints: int = 3
     eval_every: int = 0            # epochs between FID/KID evaluations; 0: never
     eval_samples: int = 5000       # real and generated images per evaluation
+    checkpoint_every_steps: int = 0  # also checkpoint every N steps (0: epoch ends only)
+    collapse_every: int = 1        # epochs between mode-collapse checks (0: never)
+    collapse_threshold: float = 0.1  # warn when sample diversity / data diversity < this
 
 
 @dataclasses.dataclass(frozen=True)
@@ -281,11 +292,14 @@ def names():
 
 
 def get(name="default"):
-    """Returns the preset `name`.
+    """Returns the preset `name`, or the config recorded in a run's config.json when
+    `name` is a path ending in ".json" (`from_json_file`).
 
     Raises:
         ValueError: unknown preset, naming the known ones.
     """
+    if str(name).endswith(".json"):
+        return from_json_file(name)
     if name not in _PRESETS:
         raise ValueError(f"unknown config {name!r}; choose one of {', '.join(names())}")
     return _PRESETS[name]()
@@ -307,6 +321,30 @@ def override(config, **fields):
         config = dataclasses.replace(
             config, **{section: dataclasses.replace(getattr(config, section), **values)})
     return config
+
+
+def from_json_file(path):
+    """The `Config` recorded in a workdir's config.json (reproduces that run).
+
+    Raises:
+        ValueError: the file is unreadable, not a config, or has unknown fields.
+    """
+    try:
+        with open(path) as f:
+            recorded = json.load(f)
+        if not isinstance(recorded, dict):
+            raise ValueError("not a JSON object")
+        return Config.from_dict(_lists_to_tuples(recorded))
+    except (OSError, ValueError, TypeError) as error:
+        raise ValueError(f"cannot read the config {path}: {error}") from error
+
+
+def _lists_to_tuples(value):
+    if isinstance(value, dict):
+        return {k: _lists_to_tuples(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return tuple(_lists_to_tuples(v) for v in value)
+    return value
 
 
 def quick(config):
@@ -347,6 +385,21 @@ def validate(config):
          f"grad_clip_norm must be > 0, got {config.train.grad_clip_norm}"),
         (config.model.ema_decay is None or 0 < config.model.ema_decay < 1,
          f"ema must be in (0, 1), got {config.model.ema_decay}"),
+    ]
+    train, cb = config.train, config.callbacks
+    checks += [
+        (train.strategy in STRATEGIES,
+         f"strategy must be one of {', '.join(STRATEGIES)}, got {train.strategy!r}"),
+        (train.on_divergence in ON_DIVERGENCE, f"on_divergence must be one of "
+         f"{', '.join(ON_DIVERGENCE)}, got {train.on_divergence!r}"),
+        (0 < train.rollback_lr_factor <= 1,
+         f"rollback_lr_factor must be in (0, 1], got {train.rollback_lr_factor}"),
+        (train.max_rollbacks >= 0, f"max_rollbacks must be >= 0, got {train.max_rollbacks}"),
+        (cb.checkpoint_every_steps >= 0,
+         f"checkpoint_every_steps must be >= 0, got {cb.checkpoint_every_steps}"),
+        (cb.keep_checkpoints >= 1,
+         f"keep_checkpoints must be >= 1, got {cb.keep_checkpoints}"),
+        (cb.collapse_every >= 0, f"collapse_every must be >= 0, got {cb.collapse_every}"),
     ]
     for ok, message in checks:
         if not ok:

@@ -24,6 +24,15 @@ from gan_tf import noise
 LATENT_DISTRIBUTIONS = ("normal", "uniform")
 EXPORT_METADATA = "gan_tf_export.json"
 _RNG_KEY = "noise_rng_state"
+_RNG_STATES_KEY = "rng_states"      # every SeedGenerator of the GAN (dropout...)
+_STEPS_KEY = "train_steps"
+
+
+class _Holder:
+    """Keeps a variable out of Keras' weight tracking (its layout stays unchanged)."""
+
+    def __init__(self, variable):
+        self.variable = variable
 
 
 def unpack(data):
@@ -102,6 +111,11 @@ class GAN(keras.Model):
         # 2018; Yazici et al. 2019, arXiv:1806.04498) samples better than the raw
         # weights; generate() and the export use it when enabled.
         self.ema_generator = _clone(generator) if self.ema_decay else None
+        # Training steps run so far (saved with the weights): the data position of a
+        # resumed run and the step count of mid-epoch checkpoints.
+        self._steps = _Holder(tf.Variable(
+            0, dtype=tf.int64, trainable=False, name="train_steps",
+            aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA))
         self.gan_loss = None
         self._trackers = {}
         if generator.built and discriminator.built:
@@ -206,17 +220,44 @@ class GAN(keras.Model):
                 config[key], custom_objects=custom_objects)
         return cls(**config)
 
+    @property
+    def train_steps(self):
+        """Training steps (batches) run so far, restored with the weights."""
+        return int(self._steps.variable.numpy())
+
+    def _all_seed_generators(self):
+        # Every SeedGenerator: the noise's, then those of the models' layers (Dropout,
+        # augmentation), in a fixed order.
+        found = [self.seed_generator]
+        for layer in self._flatten_layers(include_self=False, recursive=True):
+            for generator in getattr(layer, "_seed_generators", ()):
+                if all(generator is not g for g in found):
+                    found.append(generator)
+        return found
+
     def save_own_variables(self, store):
-        # The SeedGenerator is not a Keras saveable: store its state here so a
-        # restored model continues the same noise sequence.
+        # SeedGenerators are not Keras saveables: store their states here so a
+        # restored model continues the same noise (and dropout) sequences.
         super().save_own_variables(store)
         store[_RNG_KEY] = np.asarray(self.seed_generator.state.numpy())
+        store[_RNG_STATES_KEY] = np.stack(
+            [np.asarray(g.state.numpy()) for g in self._all_seed_generators()])
+        store[_STEPS_KEY] = np.asarray(self.train_steps, np.int64)
 
     def load_own_variables(self, store):
-        if _RNG_KEY in store.keys():
+        keys = list(store.keys())
+        if _RNG_KEY in keys:
             self.seed_generator.state.assign(np.asarray(store[_RNG_KEY]))
-        super().load_own_variables(
-            {k: store[k] for k in store.keys() if k != _RNG_KEY})
+        if _RNG_STATES_KEY in keys:
+            states = np.asarray(store[_RNG_STATES_KEY])
+            generators = self._all_seed_generators()
+            if len(states) == len(generators):
+                for generator, state in zip(generators, states):
+                    generator.state.assign(state.astype(generator.state.dtype))
+        if _STEPS_KEY in keys:
+            self._steps.variable.assign(int(np.asarray(store[_STEPS_KEY])))
+        own = (_RNG_KEY, _RNG_STATES_KEY, _STEPS_KEY)
+        super().load_own_variables({k: store[k] for k in keys if k not in own})
 
     # -- Training ---------------------------------------------------------------------
 
@@ -236,6 +277,7 @@ class GAN(keras.Model):
         for _ in range(self.gan_loss.d_steps):
             logs = self.discriminator_step(real_images, labels)
         logs.update(self.generator_step(batch_size, labels))
+        self._steps.variable.assign_add(1)
         return self.update_trackers(logs)
 
     def discriminator_step(self, real_images, labels=None):

@@ -1,0 +1,416 @@
+"""Reliability (issue #9): resume equivalence, signals, divergence, bad files, saving.
+
+The SIGKILL/SIGINT/SIGTERM tests run the CLI in subprocesses and are marked slow.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import h5py
+import keras
+import numpy as np
+import pytest
+
+import gan_tf
+from gan_tf import callbacks
+from gan_tf import configs
+from gan_tf import models
+from gan_tf import train
+
+from test_train import QUICK, run_cli
+
+# Small, fast, bit-exact: 3 epochs of 6 steps, a checkpoint every 2 steps.
+TINY = ["--quick", "--verbose=0", "--epochs=3", "--steps_per_epoch=6", "--batch_size=8",
+        "--checkpoint_every_steps=2", "--deterministic", "--seed=3"]
+
+
+def weights_of(workdir):
+    """{dataset name: array} of the latest checkpoint's generator and discriminator."""
+    entry = callbacks.latest_entry(os.path.join(workdir, "checkpoints"))
+    found = {}
+    with h5py.File(entry["path"], "r") as f:
+        def visit(name, item):
+            if isinstance(item, h5py.Dataset) and (
+                    name.startswith("generator") or name.startswith("discriminator")
+                    or name.startswith("ema_generator") or name.startswith("optimizer")
+                    or "rng" in name or "train_steps" in name):
+                found[name] = np.asarray(item)
+        f.visititems(visit)
+    return entry, found
+
+
+def assert_same_run(workdir_a, workdir_b):
+    entry_a, weights_a = weights_of(workdir_a)
+    entry_b, weights_b = weights_of(workdir_b)
+    assert entry_a["step"] == entry_b["step"]
+    assert sorted(weights_a) == sorted(weights_b) and len(weights_a) > 10
+    for name in weights_a:
+        np.testing.assert_array_equal(weights_a[name], weights_b[name], err_msg=name)
+    history_a = json.load(open(os.path.join(workdir_a, "history.json")))
+    history_b = json.load(open(os.path.join(workdir_b, "history.json")))
+    for key in ("epoch", "d_loss", "g_loss"):
+        assert history_a[key] == history_b[key], key
+
+
+def cli_command(workdir, *extra):
+    return [sys.executable, "-m", "gan_tf.train", *TINY, f"--workdir={workdir}", *extra]
+
+
+def wait_for_step(workdir, min_step, process, timeout=300):
+    index = os.path.join(workdir, "checkpoints", callbacks.INDEX_FILE)
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"finished before step {min_step}: "
+                                 f"{process.stderr.read()[-2000:]}")
+        try:
+            if json.load(open(index))["step"] >= min_step:
+                return
+        except (OSError, ValueError, KeyError):
+            pass
+        time.sleep(0.05)
+    raise AssertionError("no checkpoint in time")
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    workdir = str(tmp_path_factory.mktemp("reference") / "run")
+    result = subprocess.run(cli_command(workdir), capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return workdir
+
+
+# -- 1. Resume equivalence --------------------------------------------------------------
+
+def test_resume_mid_epoch_in_process_is_bit_exact(tmp_path):
+    """Stopping after step 8 (epoch 2, batch 2) and resuming equals one straight run."""
+    assert run_cli(*TINY, f"--workdir={tmp_path / 'a'}") == 0
+
+    class StopAt(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if self.model.train_steps == 8:
+                raise KeyboardInterrupt
+
+    config = _tiny_config()
+    with pytest.raises(train.Interrupted) as info:
+        train.train_and_evaluate(config, str(tmp_path / "b"), verbose=0,
+                                 extra_callbacks=[StopAt()])
+    assert info.value.step == 8 and "ckpt-0002-000000008" in info.value.path
+    train.train_and_evaluate(config, str(tmp_path / "b"), verbose=0)
+    assert_same_run(str(tmp_path / "a"), str(tmp_path / "b"))
+
+
+def _tiny_config():
+    from absl import flags
+
+    flag_values = flags.FLAGS
+    flag_values.unparse_flags()
+    flag_values(["gan_tf.train", *TINY])
+    try:
+        return train.config_from_flags()
+    finally:
+        flag_values.unparse_flags()
+
+
+@pytest.mark.slow
+def test_sigkill_then_same_command_gives_the_same_weights(uninterrupted, tmp_path):
+    workdir = str(tmp_path / "killed")
+    process = subprocess.Popen(cli_command(workdir), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    wait_for_step(workdir, 4, process)  # after a mid-epoch checkpoint of epoch 1
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=60)
+    assert process.returncode == -signal.SIGKILL
+    killed_at = callbacks.latest_entry(os.path.join(workdir, "checkpoints"))["step"]
+    assert 4 <= killed_at < 18
+    result = subprocess.run(cli_command(workdir), capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"step {killed_at}" in result.stderr  # "resuming ... at epoch E, step S"
+    assert_same_run(uninterrupted, workdir)
+
+
+# -- 2. SIGINT and SIGTERM ---------------------------------------------------------------
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_signal_saves_current_step_and_resumes_exactly(uninterrupted, tmp_path, signum,
+                                                       code):
+    workdir = str(tmp_path / "signalled")
+    process = subprocess.Popen(cli_command(workdir, "--checkpoint_every_steps=0"),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Epoch-end checkpoints only: the signal's own save is what keeps the steps after.
+    wait_for_step(workdir, 6, process)
+    process.send_signal(signum)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == code, stderr[-3000:]
+    assert "Traceback" not in stderr
+    assert "run the same command again to resume" in stderr
+    entry = callbacks.latest_entry(os.path.join(workdir, "checkpoints"))
+    assert entry["path"] in stderr and f"step {entry['step']}" in stderr
+    result = subprocess.run(cli_command(workdir, "--checkpoint_every_steps=0"),
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert_same_run(uninterrupted, workdir)
+
+
+def test_ctrl_c_saves_the_step_in_progress(tmp_path, capsys, monkeypatch):
+    original = train._fit_from
+
+    def interrupted_fit(gan, *args, **kwargs):
+        class Stop(keras.callbacks.Callback):
+            def on_train_batch_end(self, batch, logs=None):
+                if self.model.train_steps == 4:
+                    raise KeyboardInterrupt
+        args = list(args)
+        args[4] = args[4] + [Stop()]
+        return original(gan, *args, **kwargs)
+
+    monkeypatch.setattr(train, "_fit_from", interrupted_fit)
+    assert run_cli(*QUICK, "--steps_per_epoch=3", f"--workdir={tmp_path}") == 130
+    err = capsys.readouterr().err
+    assert "step 4 (epoch 2) is saved in" in err and "ckpt-0002-000000004" in err
+    assert "Traceback" not in err
+    entry = callbacks.latest_entry(str(tmp_path / "checkpoints"))
+    assert entry["step"] == 4 and entry["trackers"]["d_loss"][1] == 1.0
+
+
+# -- 3. Divergence -----------------------------------------------------------------------
+
+class PoisonOnce(keras.callbacks.Callback):
+    """Writes a NaN into the discriminator once, at `step` (a real divergence)."""
+
+    def __init__(self, step):
+        super().__init__()
+        self.step, self.done = step, False
+
+    def on_train_batch_end(self, batch, logs=None):
+        if not self.done and self.model.train_steps == self.step:
+            self.done = True
+            kernel = self.model.discriminator.trainable_variables[0]
+            kernel.assign(np.full(kernel.shape, np.nan, kernel.dtype))
+
+
+def test_nan_stops_and_keeps_the_last_good_checkpoint(tmp_path, capsys, monkeypatch):
+    original = train.train_and_evaluate
+    monkeypatch.setattr(train, "train_and_evaluate", lambda *a, **k: original(
+        *a, **k, extra_callbacks=[PoisonOnce(4)]))
+    assert run_cli(*QUICK, f"--workdir={tmp_path}") == 3
+    err = capsys.readouterr().err
+    assert "training diverged at step 5 (epoch 2): d_loss is nan" in err
+    assert "ckpt-0001.weights.h5 (epoch 1)" in err and "--on_divergence=rollback" in err
+    entry = callbacks.latest_entry(str(tmp_path / "checkpoints"))
+    assert entry["epoch"] == 1  # the diverged epoch was not saved
+    history = json.load(open(tmp_path / "history.json"))
+    assert np.isnan(history["d_loss"][-1])  # the history tells the truth
+
+
+def test_nan_rolls_back_with_lower_learning_rates(tmp_path, caplog):
+    config = configs.override(configs.quick(configs.get("default")), **{
+        "train.epochs": 3, "train.on_divergence": "rollback",
+        "train.rollback_lr_factor": 0.25})
+    poison = PoisonOnce(4)
+    gan = train.train_and_evaluate(config, str(tmp_path), verbose=0,
+                                   extra_callbacks=[poison])
+    assert poison.done
+    assert gan.train_steps == 9
+    np.testing.assert_allclose(float(gan.g_optimizer.learning_rate.numpy()), 5e-4 * 0.25,
+                               rtol=1e-6)
+    assert callbacks.weights_are_finite(gan)
+    history = json.load(open(tmp_path / "history.json"))
+    assert history["epoch"] == [1, 2, 3]
+    assert history["rollbacks"] == [0.0, 1.0, 1.0]
+    assert all(np.isfinite(history["d_loss"]))
+    assert "rolled back to" in caplog.text and "rollback 1 of 3" in caplog.text
+    entry = callbacks.latest_entry(str(tmp_path / "checkpoints"))
+    assert entry["extra"]["rollbacks"] == 1
+
+
+def test_guard_watches_gan_losses_not_only_loss():
+    gan = _small_gan()
+    guard = callbacks.DivergenceGuard()
+    guard.set_model(gan)
+    guard.on_train_begin()
+    guard.on_train_batch_end(0, {"d_loss": 0.5, "g_loss": float("inf")})
+    assert gan.stop_training and "g_loss is inf" in gan.diverged["reason"]
+
+
+def test_mode_collapse_warning(caplog):
+    keras.utils.set_random_seed(0)
+    generator = keras.Sequential([keras.Input((8,)), keras.layers.Dense(
+        784, activation="tanh", kernel_initializer=keras.initializers.RandomNormal(
+            stddev=1.0)), keras.layers.Reshape((28, 28, 1))])
+    discriminator = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(),
+                                      keras.layers.Dense(1)])
+    gan = gan_tf.GAN(generator, discriminator, latent_dim=8, seed=0)
+    real = np.random.default_rng(0).uniform(-1, 1, (64, 28, 28, 1)).astype("float32")
+    monitor = callbacks.ModeCollapseMonitor(real, num_samples=32, threshold=0.2)
+    monitor.set_model(gan)
+    logs = {}
+    monitor.on_epoch_end(0, logs)  # diverse
+    assert logs["diversity"] > 0.5 and monitor.collapsed_epochs == []
+    kernel = generator.layers[0].kernel  # collapse: G ignores z
+    kernel.assign(np.zeros(kernel.shape, kernel.dtype))
+    monitor.on_epoch_end(1, logs)
+    assert logs["diversity"] < 0.01 and monitor.collapsed_epochs == [2]
+    assert "possible mode collapse at epoch 2" in caplog.text
+
+
+def _small_gan():
+    keras.utils.set_random_seed(0)
+    gan = gan_tf.GAN(models.dcgan.Generator(latent_dim=8, image_shape=(28, 28, 1),
+                                            base_channels=8),
+                     models.dcgan.Discriminator(image_shape=(28, 28, 1), base_channels=8),
+                     latent_dim=8, seed=0)
+    gan.compile()
+    gan.build()
+    return gan
+
+
+# -- 4. Bad files ------------------------------------------------------------------------
+
+def test_truncated_checkpoint_names_file_and_older_one(tmp_path, capsys):
+    assert run_cli(*QUICK, f"--workdir={tmp_path}", "--epochs=2") == 0
+    latest = callbacks.latest_entry(str(tmp_path / "checkpoints"))["path"]
+    size = os.path.getsize(latest)
+    with open(latest, "r+b") as f:
+        f.truncate(size // 2)
+    history_before = open(tmp_path / "history.json").read()
+    assert run_cli(*QUICK, f"--workdir={tmp_path}", "--epochs=3") == 2
+    err = capsys.readouterr().err
+    assert latest in err and "ckpt-0001.weights.h5" in err and "--restart" in err
+    assert open(tmp_path / "history.json").read() == history_before  # untouched
+
+
+def test_checkpoints_without_index_never_start_from_scratch(tmp_path, capsys):
+    assert run_cli(*QUICK, f"--workdir={tmp_path}") == 0
+    os.remove(tmp_path / "checkpoints" / callbacks.INDEX_FILE)
+    assert run_cli(*QUICK, f"--workdir={tmp_path}", "--epochs=3") == 2
+    err = capsys.readouterr().err
+    assert "no checkpoint.json" in err and "ckpt-0002.weights.h5" in err
+
+
+def test_history_without_checkpoint_never_starts_from_scratch(tmp_path, capsys):
+    assert run_cli(*QUICK, f"--workdir={tmp_path}") == 0
+    import shutil
+    shutil.rmtree(tmp_path / "checkpoints")
+    assert run_cli(*QUICK, f"--workdir={tmp_path}", "--epochs=3") == 2
+    err = capsys.readouterr().err
+    assert "history.json records 2 epochs" in err and "--restart" in err
+
+
+def test_full_disk_during_checkpoint_keeps_previous(tmp_path, capsys, monkeypatch):
+    import errno
+
+    calls = []
+    original = gan_tf.GAN.save_weights
+
+    def save_weights(self, path, *args, **kwargs):
+        calls.append(path)
+        if len(calls) == 2:  # the second checkpoint hits a full disk
+            with open(path, "wb") as f:
+                f.write(b"partial")
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return original(self, path, *args, **kwargs)
+
+    monkeypatch.setattr(gan_tf.GAN, "save_weights", save_weights)
+    assert run_cli(*QUICK, f"--workdir={tmp_path}") == 2
+    err = capsys.readouterr().err
+    assert "No space left on device" in err and "ckpt-0002.weights.h5" in err
+    assert "ckpt-0001.weights.h5 is intact" in err
+    assert sorted(os.listdir(tmp_path / "checkpoints")) == [
+        "checkpoint.json", "ckpt-0001.weights.h5"]  # no temporary file left
+
+
+def test_read_only_workdir_is_reported(tmp_path, capsys, monkeypatch):
+    import errno
+
+    def read_only(path, text):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(callbacks, "atomic_write_text", read_only)
+    assert run_cli(*QUICK, f"--workdir={tmp_path}") == 2
+    err = capsys.readouterr().err
+    assert "config.json" in err and "Read-only file system" in err
+
+
+# -- 5. Reproducibility ------------------------------------------------------------------
+
+def test_same_seed_same_grids_and_losses_and_config_json_reproduces(tmp_path):
+    args = [*QUICK, "--seed=11", "--deterministic"]
+    assert run_cli(*args, f"--workdir={tmp_path / 'a'}") == 0
+    assert run_cli(*args, f"--workdir={tmp_path / 'b'}") == 0
+    recorded = str(tmp_path / "a" / "config.json")
+    assert run_cli("--verbose=0", f"--config={recorded}", f"--workdir={tmp_path / 'c'}") == 0
+    versions = json.load(open(tmp_path / "a" / train.VERSIONS_FILE))
+    assert versions["gan_tf"] == gan_tf.__version__
+    for other in ("b", "c"):
+        for name in ("epoch_0001.png", "epoch_0002.png"):
+            assert (open(tmp_path / "a" / "samples" / name, "rb").read()
+                    == open(tmp_path / other / "samples" / name, "rb").read())
+        history_a = json.load(open(tmp_path / "a" / "history.json"))
+        history_o = json.load(open(tmp_path / other / "history.json"))
+        assert history_a["d_loss"] == history_o["d_loss"]
+        assert history_a["g_loss"] == history_o["g_loss"]
+
+
+# -- 6. Strategy flag --------------------------------------------------------------------
+
+def test_strategy_flag_builds_the_strategy():
+    import tensorflow as tf
+
+    assert isinstance(train.make_strategy("mirrored"), tf.distribute.MirroredStrategy)
+    assert train.make_strategy("default") is tf.distribute.get_strategy()
+    assert train.is_chief(train.make_strategy("default"))
+
+
+# -- 7. Saving ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("family", models.families())
+def test_keras_file_loads_in_safe_mode_and_continues_training(tmp_path, family):
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(0)
+    config = configs.override(configs.get("default"), **{"model.family": family,
+                                                         "model.generator": {},
+                                                         "model.discriminator": {}})
+    if family in ("cyclegan",):
+        pytest.skip("CycleGAN is an image-to-image pair, not a GAN wrapper family")
+    gan = train.build_gan(config, image_shape=(28, 28, 1) if family != "stylegan" else None)
+    image_shape = gan.generate(1, seed=0, labels=0 if gan.conditional else None).shape[1:]
+    images = np.random.default_rng(0).uniform(-1, 1, (16, *image_shape)).astype("float32")
+    labels = np.arange(16) % 10
+    data = tf.data.Dataset.from_tensor_slices((images, labels) if gan.conditional
+                                              else images).batch(8)
+    gan.fit(data, epochs=1, verbose=0)
+    path = str(tmp_path / "gan.keras")
+    gan.save(path)
+    restored = keras.models.load_model(path, safe_mode=True)
+    for mine, theirs in ((gan.g_optimizer, restored.g_optimizer),
+                         (gan.d_optimizer, restored.d_optimizer)):
+        for a, b in zip(mine.variables, theirs.variables):
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    gan.fit(data, epochs=1, verbose=0)
+    restored.fit(data, epochs=1, verbose=0)
+    assert restored.train_steps == gan.train_steps == 4
+    for a, b in zip(gan.generator.weights, restored.generator.weights):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-5)
+
+
+def test_exported_generator_converts_to_tflite(tmp_path):
+    import tensorflow as tf
+
+    gan = _small_gan()
+    path = gan.export_generator(str(tmp_path / "generator"))
+    converter = tf.lite.TFLiteConverter.from_saved_model(path)
+    model = converter.convert()
+    interpreter = tf.lite.Interpreter(model_content=model)
+    runner = interpreter.get_signature_runner("serving_default")
+    latents = np.asarray(gan.sample_latents(1, seed=3))
+    (images,) = runner(latents=latents).values()
+    np.testing.assert_allclose(images, gan.generate(latents=latents), atol=1e-4)
