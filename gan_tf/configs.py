@@ -164,13 +164,12 @@ def _tutorial_001():
 
 
 def _dcgan_celeba64():
-    return Config(
-        preset="dcgan_celeba64",
-        data=DataConfig(name="celeb_a", batch_size=128, image_size=64),
-        model=ModelConfig(family="dcgan", generator={"image_shape": (64, 64, 3)},
-                          discriminator={"image_shape": (64, 64, 3), "dropout": 0.0,
-                                         "batch_norm": True}),
-        train=TrainConfig(epochs=5))
+    # Tutorial 001's pair with the DCGAN paper's batch of 128.
+    config = _tutorial_001()
+    return dataclasses.replace(
+        config, preset="dcgan_celeba64",
+        data=dataclasses.replace(config.data, batch_size=128),
+        train=dataclasses.replace(config.train, epochs=5))
 
 
 def _dcgan_svhn():

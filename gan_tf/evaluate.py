@@ -25,7 +25,6 @@ initialised generator of a preset (the ceiling). Bad inputs print one line
 """
 
 import json
-import logging as std_logging
 import os
 import sys
 import time
@@ -33,6 +32,8 @@ import time
 from absl import app
 from absl import flags
 from absl import logging
+
+from gan_tf import _cli
 
 FLAGS = flags.FLAGS
 
@@ -75,14 +76,6 @@ def define_flags(flag_values=FLAGS):
                          "(0: no t-SNE).", **where)
 
 
-class _OwnInfoOnly(std_logging.Filter):
-    """Keeps gan_tf's INFO lines and everyone's warnings (tfds logs many INFO lines)."""
-
-    _package = os.path.dirname(os.path.abspath(__file__))
-
-    def filter(self, record):
-        return (record.levelno >= std_logging.WARNING
-                or os.path.abspath(record.pathname).startswith(self._package))
 
 
 class UsageError(ValueError):
@@ -363,8 +356,7 @@ def main(argv, flag_values=FLAGS):
     from gan_tf import data
     from gan_tf.metrics import features
 
-    if "verbosity" in flag_values and not flag_values["verbosity"].present:
-        logging.get_absl_handler().addFilter(_OwnInfoOnly())
+    _cli.quiet_third_party_info(flag_values)
     try:
         results, output = evaluate(flag_values)
     except (UsageError, features.WeightsNotFoundError,

@@ -11,7 +11,6 @@ the same command again resumes from the last checkpoint; --restart starts over.
 """
 
 import json
-import logging as std_logging
 import os
 import shutil
 import signal
@@ -25,6 +24,7 @@ from absl import app
 from absl import flags
 from absl import logging
 
+from gan_tf import _cli
 from gan_tf import configs
 
 FLAGS = flags.FLAGS
@@ -345,7 +345,7 @@ def train_and_evaluate(config, workdir, restart=False, verbose=1, extra_callback
     import keras
     import tensorflow as tf
 
-    from gan_tf import callbacks, data, models
+    from gan_tf import callbacks, data
 
     train = config.train
     if train.deterministic:
@@ -605,12 +605,6 @@ def _reference_images(config, num=256):
     return (batch[0] if isinstance(batch, tuple) else batch).numpy()
 
 
-class _OwnInfoOnly(std_logging.Filter):
-    _package = os.path.dirname(os.path.abspath(__file__))
-
-    def filter(self, record):
-        return (record.levelno >= std_logging.WARNING
-                or os.path.abspath(record.pathname).startswith(self._package))
 
 
 def _raise_terminated(signum, frame):
@@ -628,10 +622,7 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     from gan_tf import callbacks, data
 
-    if not FLAGS["verbosity"].present:
-        # TensorFlow and tfds log dozens of INFO lines (saver shards, file readers);
-        # keep gan_tf's own INFO lines and everyone's warnings.
-        logging.get_absl_handler().addFilter(_OwnInfoOnly())
+    _cli.quiet_third_party_info(FLAGS)
     previous_handler = signal.signal(signal.SIGTERM, _raise_terminated) \
         if _in_main_thread() else None
     try:
