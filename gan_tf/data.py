@@ -872,7 +872,13 @@ def load(name, split="train", batch_size=64, image_size=None, data_dir=None,
                     num_parallel_calls=tf.data.AUTOTUNE)
     else:
         ds = ds.map(to_float, num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.prefetch(tf.data.AUTOTUNE)
+    # Under MultiWorkerMirroredStrategy each worker keeps its share of every batch: the
+    # default FILE sharding fails on datasets stored in fewer files than workers (the
+    # bundled digits are one file), and seeded shuffles give all workers one order.
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = (
+        tf.data.experimental.AutoShardPolicy.DATA)
+    return ds.with_options(options).prefetch(tf.data.AUTOTUNE)
 
 
 def element_shape(dataset):
