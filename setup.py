@@ -34,7 +34,9 @@ setup(
         "scipy",
     ],
     extras_require={
-        "test": ["pytest>=7", "scikit-learn"],
+        # jupytext: tests/test_notebooks.py checks each .ipynb against its .py source;
+        # executing the notebooks (-m slow) also needs the "notebooks" extra.
+        "test": ["pytest>=7", "scikit-learn", "jupytext"],
         # the t-SNE plot of python -m gan_tf.evaluate
         "evaluate": ["scikit-learn"],
         "notebooks": ["jupyter", "nbclient", "nbformat", "ipykernel", "jupytext"],

@@ -91,6 +91,7 @@ class TrainConfig:
 @dataclasses.dataclass(frozen=True)
 class CallbacksConfig:
     num_samples: int = 64          # images in each epoch's grid
+    sample_columns: Optional[int] = None  # images per row of the grid; None: square
     sample_every: int = 1          # epochs between grids
     keep_checkpoints: int = 3
     eval_every: int = 0            # epochs between FID/KID evaluations; 0: never
@@ -189,7 +190,7 @@ def _tutorial_002():
         model=ModelConfig(family="mlp"),
         train=TrainConfig(epochs=50, g_lr=2e-4, d_lr=2e-4, beta_1=0.5,
                           loss_kwargs={"discriminator_scale": 0.5}),
-        callbacks=CallbacksConfig(num_samples=10))
+        callbacks=CallbacksConfig(num_samples=10, sample_columns=10))  # its 1x10 grid
 
 
 def _tutorial_003():

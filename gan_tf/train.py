@@ -408,6 +408,7 @@ def train_and_evaluate(config, workdir, restart=False, verbose=1, extra_callback
     fit_callbacks += [
         callbacks.SampleGrid(os.path.join(workdir, "samples"),
                              num_images=config.callbacks.num_samples,
+                             columns=config.callbacks.sample_columns,
                              seed=train.seed, log_dir=os.path.join(workdir, "logs"),
                              every=config.callbacks.sample_every),
         callbacks.HistoryFile(os.path.join(workdir, "history.json")),

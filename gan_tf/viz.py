@@ -107,10 +107,17 @@ def plot_history(history, path=None, keys=None):
     """
     import json
 
-    import matplotlib
     if path is not None:
-        matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+        # A figure of its own, no pyplot: writing a file must not switch the backend
+        # of a notebook that shows figures.
+        from matplotlib.figure import Figure
+
+        def subplots(*args, **kwargs):
+            fig = Figure(figsize=kwargs.pop("figsize"))
+            return fig, fig.subplots(*args, **kwargs)
+    else:
+        import matplotlib.pyplot as plt
+        subplots = plt.subplots
 
     if isinstance(history, str):
         with open(history) as f:
@@ -123,8 +130,8 @@ def plot_history(history, path=None, keys=None):
     loss_keys = [k for k in series if k.endswith("loss")]
     other_keys = [k for k in series if k not in loss_keys and k != "epoch"]
     panels = [ks for ks in (loss_keys, other_keys) if ks]
-    fig, axes = plt.subplots(1, max(1, len(panels)), figsize=(5 * max(1, len(panels)), 3.5),
-                             squeeze=False)
+    fig, axes = subplots(1, max(1, len(panels)), figsize=(5 * max(1, len(panels)), 3.5),
+                         squeeze=False)
     for ax, ks in zip(axes[0], panels):
         for k in ks:
             epochs = history.get("epoch", list(range(1, len(series[k]) + 1)))
@@ -135,7 +142,6 @@ def plot_history(history, path=None, keys=None):
     fig.tight_layout()
     if path is not None:
         fig.savefig(path, dpi=100)
-        plt.close(fig)
     return fig
 
 

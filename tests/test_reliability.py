@@ -414,3 +414,41 @@ def test_exported_generator_converts_to_tflite(tmp_path):
     latents = np.asarray(gan.sample_latents(1, seed=3))
     (images,) = runner(latents=latents).values()
     np.testing.assert_allclose(images, gan.generate(latents=latents), atol=1e-4)
+
+
+@pytest.mark.slow
+def test_multi_worker_two_local_processes(tmp_path):
+    """Two workers on loopback via TF_CONFIG. Keras 3.15 / TF 2.21 fail inside fit's
+    cross-worker reduction of scalar logs (tensorflow/tensorflow#72388,
+    docs/distributed.md); the test records that failure as an expected one and checks
+    the chief-only outputs once it works."""
+    import socket
+
+    ports = []
+    for _ in range(2):
+        with socket.socket() as s:
+            s.bind(("localhost", 0))
+            ports.append(s.getsockname()[1])
+    from gan_tf import data
+
+    data.builder("mnist_sample")  # prepared once here, not by both workers at once
+    workdir = tmp_path / "run"
+    cluster = {"worker": [f"localhost:{p}" for p in ports]}
+    processes = []
+    for index in range(2):
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "TF_CONFIG": json.dumps(
+            {"cluster": cluster, "task": {"type": "worker", "index": index}})}
+        processes.append(subprocess.Popen(
+            [sys.executable, "-m", "gan_tf.train", "--strategy=multi_worker", "--model=mlp",
+             "--quick", "--verbose=0", f"--workdir={workdir}"],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            cwd=str(tmp_path)))
+    outputs = [p.communicate(timeout=300) for p in processes]
+    codes = [p.returncode for p in processes]
+    if codes != [0, 0]:
+        stderr = "\n".join(err for _, err in outputs)
+        assert "Invalid reduction dimension 0 for input with 0 dimensions" in stderr, stderr[-3000:]
+        pytest.xfail("Keras 3 multi-worker fit fails upstream (tensorflow/tensorflow#72388)")
+    # The chief (worker 0) wrote the run; worker 1 wrote into a temporary folder.
+    assert (workdir / "checkpoints" / "checkpoint.json").exists()
+    assert (workdir / "generator" / "saved_model.pb").exists()
