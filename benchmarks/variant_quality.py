@@ -1,43 +1,45 @@
 """Quality of the conditional and InfoGAN variants, measured with the MNIST classifier.
 
-    python benchmarks/variant_quality.py cgan 25 [OUTPUT_DIR]
-    python benchmarks/variant_quality.py infogan 25 [OUTPUT_DIR]
+    python benchmarks/variant_quality.py cgan 25 [OUTPUT_DIR] [FIELD=VALUE ...]
+    python benchmarks/variant_quality.py infogan 25 [OUTPUT_DIR] [FIELD=VALUE ...]
 
-cgan: trains on mnist_sample with labels, generates 1,000 images of each requested
-digit and prints the share the bundled classifier assigns to the requested class.
-infogan: trains without labels, generates 10,000 images, and prints the classifier's
-agreement with the categorical code under the best one-to-one code-to-digit matching
-(Hungarian algorithm). Both write sample grids under OUTPUT_DIR (default /tmp/<name>).
+Trains the preset of that name (`--config=cgan` / `--config=infogan` of the CLI) for the
+given epochs; FIELD=VALUE pairs override config fields, e.g. `train.g_lr=1e-3`.
+cgan: generates 1,000 images of each requested digit and prints the share the bundled
+classifier assigns to the requested class.
+infogan: generates 10,000 images, and prints the classifier's agreement with the
+categorical code under the best one-to-one code-to-digit matching (Hungarian algorithm).
+Both write sample grids under OUTPUT_DIR (default /tmp/<name>).
 """
+import ast
 import json
 import sys
 import time
 
-import keras
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-import gan_tf
-from gan_tf import callbacks, data, metrics, models, viz
+from gan_tf import callbacks, configs, data, metrics, train, viz
+
+
+def _value(text):
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
 
 which, epochs = sys.argv[1], int(sys.argv[2])
-out = sys.argv[3] if len(sys.argv) > 3 else f"/tmp/{which}"
-keras.utils.set_random_seed(0)
-opt = lambda: keras.optimizers.Adam(5e-4, beta_1=0.5)
-if which == "cgan":
-    ds = data.load("mnist_sample", batch_size=64, with_labels=True, seed=0)
-    gan = gan_tf.GAN(models.conditional.Generator(100, body_kwargs={"base_channels": 32}),
-                     models.conditional.Discriminator(body_kwargs={"base_channels": 32}),
-                     latent_dim=100, seed=0, conditional=True)
-    gan.compile(opt(), opt())
-else:
-    ds = data.load("mnist_sample", batch_size=64, seed=0)
-    gan = gan_tf.GAN(models.infogan.Generator(74, base_channels=32),
-                     models.infogan.Discriminator(body_kwargs={"base_channels": 32, "dropout": 0.0}),
-                     latent_dim=74, seed=0)
-    gan.compile(opt(), opt(), loss="infogan")
+out = sys.argv[3] if len(sys.argv) > 3 and "=" not in sys.argv[3] else f"/tmp/{which}"
+fields = dict(arg.split("=", 1) for arg in sys.argv[3:] if "=" in arg)
+config = configs.override(configs.get(which), **{"train.epochs": epochs},
+                          **{k: _value(v) for k, v in fields.items()})
+print("config:", config.to_json())
+gan = train.build_gan(config)
+ds = data.load(config.data.name, batch_size=config.data.batch_size, seed=config.train.seed,
+               with_labels=gan.conditional)
 t = time.time()
-gan.fit(ds, epochs=epochs, verbose=2, callbacks=[callbacks.SampleGrid(out + "/samples")])
+gan.fit(ds, epochs=config.train.epochs, verbose=2, callbacks=[callbacks.SampleGrid(out + "/samples")])
 print("train seconds", time.time() - t)
 clf = metrics.ClassifierExtractor("mnist")
 if which == "cgan":
@@ -50,7 +52,8 @@ if which == "cgan":
 else:
     n = 10000
     lat = gan.sample_latents(n, seed=1).numpy()
-    codes = lat[:, 62:72].argmax(1)
+    first = config.model.latent_dim - gan.gan_loss.code_dim
+    codes = lat[:, first:first + 10].argmax(1)
     pred = clf.extract(gan.generate(latents=lat)).probabilities.argmax(1)
     confusion = np.zeros((10, 10))
     for c, p in zip(codes, pred): confusion[c, p] += 1

@@ -3,6 +3,7 @@
 The public API:
 
     gan_tf.GAN                 the model that `fit` trains (gan.py)
+    gan_tf.CycleGAN            unpaired image-to-image translation, also by `fit` (cyclegan.py)
     gan_tf.models              generator/discriminator families
     gan_tf.losses              adversarial losses and loss objects
     gan_tf.data                tfds pipelines -> float32 images in [-1, 1]
@@ -26,4 +27,5 @@ from gan_tf import losses
 from gan_tf import metrics
 from gan_tf import models
 from gan_tf import viz
+from gan_tf.cyclegan import CycleGAN
 from gan_tf.gan import GAN

@@ -97,6 +97,48 @@ class SampleGrid(keras.callbacks.Callback):
         return path
 
 
+class TranslationGrid(SampleGrid):
+    """SampleGrid for image-to-image models (CycleGAN): fixed inputs and their
+    translations after every epoch.
+
+    Each PNG has six rows of `len(images_a)` columns: A, G_AB(A), G_BA(G_AB(A)), then
+    B, G_BA(B), G_AB(G_BA(B)); a mid-grey border separates the images (MNIST's
+    black and inverted white backgrounds both stand out). Files, GIF and TensorBoard
+    image as `SampleGrid`.
+
+    Args:
+        directory: folder for the PNGs and the GIF.
+        images_a: float (n, H, W, C_a) in [-1, 1], fixed A inputs.
+        images_b: float (n, H, W, C_b) in [-1, 1], fixed B inputs.
+        log_dir, every: as `SampleGrid`.
+    """
+
+    def __init__(self, directory, images_a, images_b, log_dir=None, every=1):
+        super().__init__(directory, num_images=len(images_a), columns=len(images_a),
+                         log_dir=log_dir, every=every)
+        self.images_a = np.asarray(images_a, np.float32)
+        self.images_b = np.asarray(images_b, np.float32)
+
+    def write(self, epoch):
+        """Translates the fixed images for `epoch` and writes the grid; returns its path."""
+        model = self.model
+        fake_b = model.translate(self.images_a, "a2b")
+        fake_a = model.translate(self.images_b, "b2a")
+        rows = [self.images_a, fake_b, model.translate(fake_b, "b2a"),
+                self.images_b, fake_a, model.translate(fake_a, "a2b")]
+        channels = max(r.shape[-1] for r in rows)
+        images = np.concatenate([np.broadcast_to(r, r.shape[:-1] + (channels,))
+                                 for r in rows])
+        grid = viz.image_grid(images, self.columns, pad_value=128)
+        path = os.path.join(self.directory, f"epoch_{epoch:04d}.png")
+        viz.save_image_grid(grid[None], path, columns=1)
+        if self._writer is not None:
+            with self._writer.as_default():
+                tf.summary.image("samples", grid[None], step=epoch)
+            self._writer.flush()
+        return path
+
+
 class HistoryFile(keras.callbacks.Callback):
     """Appends each epoch's logs to a JSON file {name: [per-epoch values], "epoch": [...]}.
 
@@ -165,17 +207,22 @@ class Checkpoint(keras.callbacks.Callback):
         self.every_steps = int(every_steps or 0)
         self.extra = extra if extra is not None else {}
         self._epoch = 0
+        self._last_batch = -1   # index of the last step seen in this epoch
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
+        self._last_batch = -1
 
     def on_train_batch_end(self, batch, logs=None):
+        # With steps_per_execution = k, Keras calls this once per k steps (`batch` is
+        # the last step's index): save when a multiple of every_steps was passed.
+        ran, self._last_batch = batch - self._last_batch, batch
         if not self.every_steps or getattr(self.model, "diverged", None):
             return
         if self.params and batch + 1 == self.params.get("steps"):
             return  # the epoch's end saves this step
         steps = self.model.train_steps
-        if steps % self.every_steps == 0:
+        if steps // self.every_steps > (steps - ran) // self.every_steps:
             save(self.model, self.directory, self._epoch, self.keep, step=steps,
                  extra=self.extra, mid_epoch=True)
 
@@ -190,8 +237,10 @@ _CHECKPOINT_NAME = re.compile(r"ckpt-\d+(-\d+)?\.weights\.h5")
 
 
 def weights_are_finite(gan):
-    """True when every weight of the generator and discriminator is finite."""
-    for variable in gan.generator.weights + gan.discriminator.weights:
+    """True when every weight of the generator and discriminator is finite (of every
+    network in `gan.networks` for models with more, e.g. CycleGAN)."""
+    networks = getattr(gan, "networks", None) or (gan.generator, gan.discriminator)
+    for variable in [w for network in networks for w in network.weights]:
         if not np.all(np.isfinite(np.asarray(variable.numpy(), np.float64))):
             return False
     return True

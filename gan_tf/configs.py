@@ -31,21 +31,33 @@ says where they do not):
                   loss with spectral norm, least squares.
     cgan          class-conditional DCGAN (projection discriminator) on mnist_sample.
     infogan       InfoGAN with 10 categorical + 2 continuous codes on mnist_sample.
+    cyclegan      CycleGAN (003) between mnist_sample and its colour inversion
+                  (data.name_b): ResNet generators (base 16, 3 blocks), PatchGAN
+                  discriminators, least squares + cycle 10 + identity 5, Adam 2e-4 / 0.5
+                  (the paper's), batch 16.
+    stylegan      a small StyleGAN2 (models.stylegan) at 28x28 on mnist_sample:
+                  non-saturating loss + lazy R1 (gamma 0.01 every 16 D steps), Adam 2e-3
+                  betas (0, 0.99), EMA of G (StyleGAN2-ADA's CIFAR-10 recipe, smaller).
 """
 
 import dataclasses
 import json
 from typing import Optional
 
-PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+# "auto": mixed_bfloat16 on CPUs with AVX-512 BF16 / AMX, mixed_float16 on GPUs with
+# tensor cores, float32 elsewhere (gan_tf.precision.resolve).
+PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
 OPTIMIZERS = ("adam", "rmsprop")
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
 ON_DIVERGENCE = ("stop", "rollback")
+# train.loss_kwargs of an image-to-image family that go to CycleGAN.compile, not the loss
+CYCLE_LOSS_KEYS = ("cycle_weight", "identity_weight")
 
 
 @dataclasses.dataclass(frozen=True)
 class DataConfig:
     name: str = "mnist_sample"
+    name_b: Optional[str] = None       # second, unpaired dataset (image-to-image models)
     split: str = "train"
     batch_size: int = 64
     image_size: Optional[int] = None
@@ -81,6 +93,8 @@ class TrainConfig:
     seed: int = 0
     precision: str = "float32"
     deterministic: bool = False        # tf.config.experimental.enable_op_determinism()
+    jit_compile: bool = False          # XLA-compile the train step (GAN.compile)
+    steps_per_execution: int = 1       # train steps per call from fit's Python loop
     strategy: str = "default"          # default, mirrored, multi_worker, tpu
     on_divergence: str = "stop"        # NaN/Inf loss or weights: "stop" or "rollback"
     rollback_lr_factor: float = 0.5    # learning rates are multiplied by this per rollback
@@ -268,6 +282,40 @@ def _infogan():
                                   loss_kwargs={"num_categories": 10, "num_continuous": 2}))
 
 
+def _stylegan():
+    # Karras et al. 2020 / StyleGAN2-ADA's small-data setup (CIFAR-10: lr 2.5e-3, batch
+    # 64, gamma 0.01, 2 mapping layers), scaled down to 28x28 digits on 2 CPU cores.
+    base = _default()
+    return Config(
+        preset="stylegan", data=base.data,
+        model=ModelConfig(family="stylegan", latent_dim=128, ema_decay=0.995,
+                          generator={"w_dim": 128, "mapping_layers": 2,
+                                     "base_channels": 16, "max_channels": 128,
+                                     "mixing_prob": 0.9},
+                          discriminator={"base_channels": 16, "max_channels": 128}),
+        train=TrainConfig(epochs=10, g_lr=2e-3, d_lr=2e-3, beta_1=0.0, beta_2=0.99,
+                          loss="non_saturating",
+                          loss_kwargs={"regularizers": (
+                              {"name": "r1", "gamma": 0.01, "every": 16},)}))
+
+
+def _cyclegan():
+    # Zhu et al. 2017: least squares, lambda 10, identity 0.5 * lambda, Adam 2e-4 / 0.5;
+    # networks scaled from 256x256 (base 64, 9 blocks, 70x70 patches) to 28x28 digits.
+    # The grid's mode-collapse check samples latents, which CycleGAN has none of.
+    networks = {"base_channels": 16}
+    return Config(
+        preset="cyclegan",
+        data=DataConfig(name="mnist_sample", name_b="mnist_sample_inverted", batch_size=16),
+        model=ModelConfig(family="cyclegan",
+                          generator={**networks, "num_res_blocks": 3},
+                          discriminator={**networks, "num_downsamples": 2}),
+        train=TrainConfig(epochs=5, steps_per_epoch=100, g_lr=2e-4, d_lr=2e-4,
+                          beta_1=0.5, loss="least_squares",
+                          loss_kwargs={"cycle_weight": 10.0, "identity_weight": 5.0}),
+        callbacks=CallbacksConfig(collapse_every=0))
+
+
 _PRESETS = {
     "default": _default,
     "tutorial_000": _tutorial_000,
@@ -281,6 +329,8 @@ _PRESETS = {
     "lsgan": _lsgan,
     "cgan": _cgan,
     "infogan": _infogan,
+    "cyclegan": _cyclegan,
+    "stylegan": _stylegan,
     "dcgan_celeba64": _dcgan_celeba64,
     "dcgan_svhn": _dcgan_svhn,
 }
@@ -355,6 +405,37 @@ def quick(config):
         "callbacks.num_samples": 16})
 
 
+def _validate_translation(config):
+    """The checks of an image-to-image (CycleGAN) config; raises ValueError."""
+    from gan_tf import data, losses
+
+    family = config.model.family
+    if config.model.discriminator_family not in (None, family):
+        raise ValueError(f"model {family} trains its own discriminators; "
+                         f"discriminator_family must be unset, got "
+                         f"{config.model.discriminator_family!r}")
+    if not config.data.name_b:
+        raise ValueError(f"model {family} needs a second, unpaired dataset: pass "
+                         f"--dataset_b (data.name_b), e.g. mnist_sample_inverted")
+    data.check_unpaired_name(config.data.name, "dataset (data.name)")
+    data.check_unpaired_name(config.data.name_b, "second dataset (data.name_b)")
+    kwargs = dict(config.train.loss_kwargs)
+    for key in CYCLE_LOSS_KEYS:
+        if key in kwargs and not kwargs.pop(key) >= 0:
+            raise ValueError(f"{key} must be >= 0, got {config.train.loss_kwargs[key]!r}")
+    loss = losses.get(config.train.loss, **kwargs)
+    if loss.regularizers or loss.code_dim or loss.d_steps != 1:
+        raise ValueError(f"model {family} takes a plain adversarial loss (one D step, no "
+                         f"regularisers or codes), got {config.train.loss!r} with "
+                         f"{config.train.loss_kwargs}")
+    if config.callbacks.eval_every:
+        raise ValueError(f"eval_every does not apply to model {family} (it samples no "
+                         f"latents); measure translations as docs/variants.md shows")
+    if config.model.ema_decay is not None or config.model.augment:
+        raise ValueError(f"ema and augment are options of the latent GANs, not of "
+                         f"model {family}")
+
+
 def validate(config):
     """Checks values a user can get wrong; returns the config.
 
@@ -368,6 +449,8 @@ def validate(config):
         (config.data.batch_size >= 1, f"batch_size must be >= 1, got {config.data.batch_size}"),
         (config.train.steps_per_epoch is None or config.train.steps_per_epoch >= 1,
          f"steps_per_epoch must be >= 1, got {config.train.steps_per_epoch}"),
+        (config.train.steps_per_execution >= 1,
+         f"steps_per_execution must be >= 1, got {config.train.steps_per_execution}"),
         (config.model.latent_dim >= 1,
          f"latent_dim must be >= 1, got {config.model.latent_dim}"),
         (config.train.g_lr > 0, f"g_lr must be > 0, got {config.train.g_lr}"),
@@ -408,8 +491,14 @@ def validate(config):
     augment.parse_policy(config.model.augment)
     models.get(config.model.family)
     models.get(config.model.discriminator_family or config.model.family)
-    losses.get(config.train.loss, **config.train.loss_kwargs)
-    data.check_name(config.data.name)  # a names() entry or folder:PATH
+    if models.is_translation(config.model.family):
+        _validate_translation(config)
+    else:
+        if models.is_translation(config.model.discriminator_family or config.model.family):
+            raise ValueError(f"discriminator_family {config.model.discriminator_family!r} "
+                             f"is an image-to-image family; it needs --model of its own")
+        losses.get(config.train.loss, **config.train.loss_kwargs)
+        data.check_name(config.data.name)  # a names() entry or folder:PATH
     if config.callbacks.eval_every:
         from gan_tf.metrics import features
 

@@ -912,3 +912,70 @@ def check_matches_model(image_shape, model_shape, name="the dataset", model="the
         f"{name} has images {image_shape} but {model} takes {model_shape}: pass "
         f"--image_size={model_shape[0]} (Python: image_size={model_shape[0]}) to resize "
         f"the data, or pick a preset made for {image_shape[0]}x{image_shape[1]} images")
+
+
+# ---------------------------------------------------------------- unpaired pairs (CycleGAN)
+
+INVERTED_SUFFIX = "_inverted"  # "mnist_sample_inverted": the images with x -> -x
+
+
+def check_unpaired_name(name, role="dataset"):
+    """Raises ValueError unless `load_unpaired` knows `name`: a `load` name, or one
+    with the suffix "_inverted" (e.g. "mnist_sample_inverted").
+
+    Args:
+        role: what the name is, for the message (e.g. "second dataset (data.name_b)").
+    """
+    base = name[:-len(INVERTED_SUFFIX)] if isinstance(name, str) and name.endswith(
+        INVERTED_SUFFIX) else name
+    try:
+        check_name(base)
+    except ValueError as error:
+        raise ValueError(f"{role}: {error}; any of them may end in {INVERTED_SUFFIX} "
+                         f"for its colour-inverted images") from None
+
+
+def load_unpaired(name_a, name_b, split="train", batch_size=64, seed=None, repeat=False,
+                  shuffle=True, **load_kwargs):
+    """Zips two `load` pipelines into unpaired batches `(a_images, b_images)` (CycleGAN).
+
+    A and B are shuffled independently (B with seed + 1), so a batch's A and B images
+    are unrelated even when B is a transform of A's dataset. A name ending in
+    "_inverted" yields that dataset's images inverted (x -> -x in [-1, 1], white
+    background for MNIST): "mnist_sample" <-> "mnist_sample_inverted" is an offline
+    pair whose true translation is known.
+
+    Args:
+        name_a, name_b: `load` names, optionally with the suffix "_inverted".
+        split, batch_size, repeat: as in `load`, for both.
+        seed: shuffle seed of A (B uses seed + 1); None: unseeded.
+        shuffle: shuffle both (False gives both in dataset order, for picture grids).
+        **load_kwargs: more `load` arguments for both (image_size, data_dir,
+            manual_dir, drop_remainder, on_bad_image...).
+
+    Returns:
+        `tf.data.Dataset` of (float32 (B, H, W, C_a), float32 (B, H, W, C_b)) in
+        [-1, 1]; it ends with the shorter dataset unless `repeat`.
+
+    Raises:
+        ValueError: an unknown name (saying which of the two), images of different
+            heights and widths, or what `load` raises.
+        DatasetUnavailableError: see `builder`.
+    """
+    check_unpaired_name(name_a, "first dataset (data.name)")
+    check_unpaired_name(name_b, "second dataset (data.name_b)")
+    pipelines = []
+    for name, offset in ((name_a, 0), (name_b, 1)):
+        inverted = name.endswith(INVERTED_SUFFIX)
+        base = name[:-len(INVERTED_SUFFIX)] if inverted else name
+        ds = load(base, split=split, batch_size=batch_size, shuffle=shuffle,
+                  seed=None if seed is None else seed + offset, repeat=repeat,
+                  **load_kwargs)
+        if inverted:
+            ds = ds.map(tf.negative, num_parallel_calls=tf.data.AUTOTUNE)
+        pipelines.append(ds)
+    shape_a, shape_b = element_shape(pipelines[0]), element_shape(pipelines[1])
+    if shape_a[:2] != shape_b[:2]:
+        raise ValueError(f"{name_a} has images {shape_a} and {name_b} {shape_b}; an "
+                         f"unpaired pair needs one height and width: pass image_size")
+    return tf.data.Dataset.zip((pipelines[0], pipelines[1])).prefetch(tf.data.AUTOTUNE)

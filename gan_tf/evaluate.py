@@ -103,6 +103,9 @@ def load_exported_generator(path):
                          "GAN.export_generator(path)")
     with open(metadata_path) as f:
         metadata = json.load(f)
+    if metadata.get("model") == "cyclegan":
+        raise UsageError(f"{path} is a CycleGAN export (images -> images, no latents); "
+                         "measure it with python benchmarks/cyclegan_quality.py WORKDIR")
     model = tf.saved_model.load(path)
 
     def serve(*args):  # holds `model`: its variables die with the last reference

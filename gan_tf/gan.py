@@ -10,6 +10,7 @@ model; its state is saved with the weights, so a restored model continues the sa
 noise sequence.
 """
 
+import inspect
 import json
 import os
 
@@ -153,6 +154,7 @@ class GAN(keras.Model):
         if "optimizer" in kwargs:
             raise TypeError("GAN.compile takes g_optimizer= and d_optimizer=, not optimizer=")
         super().compile(optimizer=None, **kwargs)
+        self._wanted_steps_per_execution = int(self.steps_per_execution)
         self.g_optimizer = keras.optimizers.get(
             g_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5))
         self.d_optimizer = keras.optimizers.get(
@@ -364,8 +366,24 @@ class GAN(keras.Model):
         # train_step a second time; create them here, once.
         if self.gan_loss is not None:
             self.build_optimizers()
+        self._fit_steps_per_execution(kwargs.get("steps_per_epoch"))
         # Datasets come shuffled from gan_tf.data; Keras would only warn about shuffle=True.
         return super().fit(*args, shuffle=shuffle, **kwargs)
+
+    def _fit_steps_per_execution(self, steps_per_epoch):
+        # Keras runs whole executions of steps_per_execution steps, so an epoch of
+        # steps_per_epoch steps that is no multiple of it would run past its end (and
+        # shift the step count that checkpoints and resumption rely on): use the
+        # largest divisor of steps_per_epoch not above the compiled value instead.
+        wanted = getattr(self, "_wanted_steps_per_execution", None)
+        if wanted is None:
+            wanted = self._wanted_steps_per_execution = int(self.steps_per_execution)
+        chosen = wanted
+        if steps_per_epoch and wanted > 1:
+            chosen = max(d for d in range(1, wanted + 1) if steps_per_epoch % d == 0)
+        if chosen != self.steps_per_execution:
+            self.steps_per_execution = chosen
+            self.train_function = None  # rebuilt (and retraced) for the new value
 
     def test_step(self, data):
         raise NotImplementedError(
@@ -421,7 +439,7 @@ class GAN(keras.Model):
         return self.ema_generator if self.ema_generator is not None else self.generator
 
     def generate(self, num_images=None, seed=None, latents=None, labels=None,
-                 batch_size=256):
+                 batch_size=256, truncation_psi=None):
         """Generates images with the generator in inference mode.
 
         Args:
@@ -431,13 +449,25 @@ class GAN(keras.Model):
             latents: float32 (n, latent_dim) to use instead of drawing them.
             labels: int (n,) class labels, for conditional models.
             batch_size: images per generator call, to bound memory.
+            truncation_psi: the truncation trick, for generators whose `call` takes
+                `truncation_psi` (models.stylegan): < 1 trades variety for typical
+                images, 0 gives the average image; None or 1.0: none.
 
         Returns:
             numpy float32 (n, H, W, C) in [-1, 1].
 
         Raises:
-            ValueError: neither num_images nor latents, or sizes that disagree.
+            ValueError: neither num_images nor latents, sizes that disagree, or a
+                truncation_psi (other than None/1.0) for a generator without one.
         """
+        call_kwargs = {}
+        if truncation_psi is not None and float(truncation_psi) != 1.0:
+            if not supports_truncation(self.sampling_generator):
+                raise ValueError(
+                    f"truncation_psi={truncation_psi!r} needs a generator whose call takes "
+                    f"truncation_psi (e.g. models.stylegan.Generator); "
+                    f"{type(self.generator).__name__} does not")
+            call_kwargs["truncation_psi"] = float(truncation_psi)
         if latents is None:
             if num_images is None or num_images < 1:
                 raise ValueError(f"num_images must be >= 1, got {num_images!r}")
@@ -461,7 +491,7 @@ class GAN(keras.Model):
             batch = latents[start:start + batch_size]
             batch_labels = None if labels is None else labels[start:start + batch_size]
             images = self.sampling_generator(self._generator_inputs(batch, batch_labels),
-                                             training=False)
+                                             training=False, **call_kwargs)
             chunks.append(tf.cast(images, tf.float32).numpy())
         return np.concatenate(chunks)
 
@@ -504,6 +534,11 @@ class GAN(keras.Model):
                        "conditional": self.conditional,
                        "image_shape": list(image_shape)}, f, indent=2)
         return path
+
+
+def supports_truncation(generator):
+    """Whether `generator`'s call takes `truncation_psi` (the truncation trick)."""
+    return "truncation_psi" in inspect.signature(generator.call).parameters
 
 
 def _split_outputs(outputs):

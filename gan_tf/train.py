@@ -36,6 +36,9 @@ flags.DEFINE_string("loss", None, "Adversarial loss: minimax, non_saturating, "
                     "wasserstein, wasserstein_gp, hinge, least_squares.")
 flags.DEFINE_string("dataset", None, "Dataset: mnist_sample, mnist, fashion_mnist, "
                     "svhn_cropped, cifar10, celeb_a, or folder:PATH (docs/data.md).")
+flags.DEFINE_string("dataset_b", None, "Second, unpaired dataset of an image-to-image "
+                    "model (--config=cyclegan): a --dataset name, optionally ending in "
+                    "_inverted (e.g. mnist_sample_inverted).")
 flags.DEFINE_string("data_dir", None, "tfds data directory holding prepared datasets.")
 flags.DEFINE_string("manual_dir", None, "Folder with a dataset's original files for "
                     "offline use: MNIST/Fashion-MNIST IDX files, CelebA's aligned images.")
@@ -50,8 +53,14 @@ flags.DEFINE_float("g_lr", None, "Generator learning rate.")
 flags.DEFINE_float("d_lr", None, "Discriminator learning rate.")
 flags.DEFINE_integer("seed", None, "Seed for weights, noise and data order.")
 flags.DEFINE_enum("precision", None, list(configs.PRECISIONS),
-                  "Compute precision (mixed_bfloat16 for CPUs with AVX-512 BF16, "
-                  "mixed_float16 for GPUs).")
+                  "Compute precision: auto (mixed_bfloat16 on CPUs with AVX-512 BF16 / "
+                  "AMX, mixed_float16 on GPUs with tensor cores, else float32), "
+                  "float32, mixed_bfloat16, mixed_float16 (docs/performance.md).")
+flags.DEFINE_bool("jit_compile", None, "XLA-compile the training step (Keras leaves it "
+                  "off on CPUs; docs/performance.md measures both).")
+flags.DEFINE_integer("steps_per_execution", None, "Training steps per call from fit's "
+                     "Python loop; > 1 saves per-step overhead on small models (batch "
+                     "callbacks then run once per call).")
 flags.DEFINE_float("ema", None, "Sample from an exponential moving average of the "
                    "generator's weights with this decay (e.g. 0.999).")
 flags.DEFINE_string("augment", None, "DiffAugment policy for the discriminator's inputs, "
@@ -86,12 +95,14 @@ flags.DEFINE_integer("max_rollbacks", None, "Stop after this many rollbacks.")
 # flag name -> dotted config field it overrides
 _OVERRIDES = {
     "model": "model.family", "loss": "train.loss", "dataset": "data.name",
+    "dataset_b": "data.name_b",
     "data_dir": "data.data_dir", "manual_dir": "data.manual_dir",
     "image_size": "data.image_size", "on_bad_image": "data.on_bad_image",
     "epochs": "train.epochs",
     "steps_per_epoch": "train.steps_per_epoch", "batch_size": "data.batch_size",
     "latent_dim": "model.latent_dim", "g_lr": "train.g_lr", "d_lr": "train.d_lr",
     "seed": "train.seed", "precision": "train.precision", "ema": "model.ema_decay",
+    "jit_compile": "train.jit_compile", "steps_per_execution": "train.steps_per_execution",
     "augment": "model.augment", "grad_clip_norm": "train.grad_clip_norm",
     "optimizer": "train.optimizer",
     "eval_every": "callbacks.eval_every",
@@ -107,7 +118,8 @@ _RESUMABLE_CHANGES = ("train.epochs", "callbacks.eval_every", "callbacks.eval_sa
                       "train.strategy", "train.deterministic", "train.on_divergence",
                       "train.rollback_lr_factor", "train.rollback_reseed",
                       "train.max_rollbacks", "callbacks.collapse_every",
-                      "callbacks.collapse_threshold")
+                      "callbacks.collapse_threshold", "train.jit_compile",
+                      "train.steps_per_execution")
 EXIT_USAGE, EXIT_DIVERGED, EXIT_SIGINT, EXIT_SIGTERM = 2, 3, 130, 143
 
 
@@ -222,13 +234,19 @@ def _versions():
             "keras": keras.__version__, "python": platform.python_version()}
 
 
-def build_gan(config, image_shape=None):
+def build_gan(config, image_shape=None, image_shape_b=None):
     """Builds and compiles the GAN described by `config.model` and `config.train`.
 
     Args:
         config: a `configs.Config`.
         image_shape: (H, W, C) of the data (`data.element_shape`); None: the preset's
             or the dataset's known shape.
+        image_shape_b: (H, W, C) of the second dataset of an image-to-image family;
+            None: as `image_shape`.
+
+    Returns:
+        a compiled `GAN`, or a compiled `gan_tf.cyclegan.CycleGAN` when
+        `config.model.family` is an image-to-image family (`build_cyclegan`).
     """
     import keras
 
@@ -237,6 +255,8 @@ def build_gan(config, image_shape=None):
 
     model, train = config.model, config.train
     image_shape = tuple(image_shape or _image_shape(config))
+    if models.is_translation(model.family):
+        return build_cyclegan(config, image_shape, image_shape_b)
     keras.utils.set_random_seed(train.seed)
     generator = models.get(model.family).Generator(
         **{"latent_dim": model.latent_dim, "image_shape": image_shape, **model.generator})
@@ -247,7 +267,32 @@ def build_gan(config, image_shape=None):
               augment=model.augment, conditional=models.is_conditional(model.family))
     gan.compile(g_optimizer=_optimizer(train, train.g_lr),
                 d_optimizer=_optimizer(train, train.d_lr),
-                loss=losses.get(train.loss, **train.loss_kwargs))
+                loss=losses.get(train.loss, **train.loss_kwargs),
+                jit_compile=train.jit_compile,
+                steps_per_execution=train.steps_per_execution)
+    return gan
+
+
+def build_cyclegan(config, image_shape, image_shape_b=None):
+    """Builds and compiles the CycleGAN of `config`: `config.model.generator` and
+    `.discriminator` are the keyword arguments of the networks, `config.train.loss`
+    the adversarial loss and `config.train.loss_kwargs` may hold its `cycle_weight`
+    and `identity_weight` (`configs.CYCLE_LOSS_KEYS`)."""
+    import keras
+
+    from gan_tf import cyclegan, losses
+
+    model, train = config.model, config.train
+    keras.utils.set_random_seed(train.seed)
+    loss_kwargs = dict(train.loss_kwargs)
+    weights = {key: loss_kwargs.pop(key) for key in configs.CYCLE_LOSS_KEYS
+               if key in loss_kwargs}
+    gan = cyclegan.build(image_shape, image_shape_b, generator=model.generator,
+                         discriminator=model.discriminator)
+    gan.compile(g_optimizer=_optimizer(train, train.g_lr),
+                d_optimizer=_optimizer(train, train.d_lr),
+                loss=losses.get(train.loss, **loss_kwargs),
+                jit_compile=getattr(train, "jit_compile", False), **weights)
     return gan
 
 
@@ -345,7 +390,7 @@ def train_and_evaluate(config, workdir, restart=False, verbose=1, extra_callback
     import keras
     import tensorflow as tf
 
-    from gan_tf import callbacks, data
+    from gan_tf import callbacks, data, models
 
     train = config.train
     if train.deterministic:
@@ -355,7 +400,9 @@ def train_and_evaluate(config, workdir, restart=False, verbose=1, extra_callback
     if not chief:  # other workers write into a throwaway folder
         workdir = tempfile.mkdtemp(prefix="gan_tf-worker-")
     prepare_workdir(config, workdir, restart=restart)
-    keras.mixed_precision.set_global_policy(train.precision)
+    from gan_tf import precision
+
+    keras.mixed_precision.set_global_policy(precision.resolve(train.precision))
     # The data order depends on the global seed too: fix it before building the data.
     keras.utils.set_random_seed(train.seed)
     try:
@@ -378,10 +425,13 @@ def train_and_evaluate(config, workdir, restart=False, verbose=1, extra_callback
     def make_stream():
         built = fresh.pop() if fresh else _load_data(config)
         return built if train.steps_per_epoch else built.repeat()
+    translation = models.is_translation(config.model.family)
     with strategy.scope():
-        gan = build_gan(config, image_shape=image_shape)
-    model_shape = tuple(gan.discriminator.input_shape[1:]) if hasattr(
-        gan.discriminator, "input_shape") else None
+        gan = build_gan(config, image_shape=image_shape, image_shape_b=tuple(
+            dataset.element_spec[1].shape[1:]) if translation else None)
+    discriminator = gan.d_a if translation else gan.discriminator
+    model_shape = tuple(discriminator.input_shape[1:]) if hasattr(
+        discriminator, "input_shape") else None
     if model_shape and tuple(data.element_shape(dataset)) != model_shape:
         raise UsageError(f"dataset images are {data.element_shape(dataset)} but the "
                          f"discriminator expects {model_shape}")
@@ -401,16 +451,22 @@ def train_and_evaluate(config, workdir, restart=False, verbose=1, extra_callback
                      step // steps_per_epoch + 1, step)
     guard = callbacks.DivergenceGuard(extra)
     fit_callbacks = [guard]
-    if config.callbacks.collapse_every:
+    if config.callbacks.collapse_every and not translation:  # it samples latents
         fit_callbacks.append(callbacks.ModeCollapseMonitor(
             _reference_images(config), every=config.callbacks.collapse_every,
             threshold=config.callbacks.collapse_threshold, seed=train.seed))
+    if translation:
+        grid = callbacks.TranslationGrid(
+            os.path.join(workdir, "samples"), *_translation_images(config),
+            log_dir=os.path.join(workdir, "logs"), every=config.callbacks.sample_every)
+    else:
+        grid = callbacks.SampleGrid(os.path.join(workdir, "samples"),
+                                    num_images=config.callbacks.num_samples,
+                                    columns=config.callbacks.sample_columns,
+                                    seed=train.seed, log_dir=os.path.join(workdir, "logs"),
+                                    every=config.callbacks.sample_every)
     fit_callbacks += [
-        callbacks.SampleGrid(os.path.join(workdir, "samples"),
-                             num_images=config.callbacks.num_samples,
-                             columns=config.callbacks.sample_columns,
-                             seed=train.seed, log_dir=os.path.join(workdir, "logs"),
-                             every=config.callbacks.sample_every),
+        grid,
         callbacks.HistoryFile(os.path.join(workdir, "history.json")),
         callbacks.Checkpoint(checkpoint_dir, keep=config.callbacks.keep_checkpoints,
                              every_steps=config.callbacks.checkpoint_every_steps,
@@ -556,7 +612,7 @@ def _roll_back(gan, checkpoint_dir, config, extra, steps_per_epoch):
     for optimizer in (gan.g_optimizer, gan.d_optimizer):
         optimizer.learning_rate.assign(
             float(optimizer.learning_rate.numpy()) * train.rollback_lr_factor)
-    if train.rollback_reseed:
+    if train.rollback_reseed and hasattr(gan, "seed_generator"):  # CycleGAN: no noise
         state_value = gan.seed_generator.state.numpy()
         gan.seed_generator.state.assign(
             np.asarray([train.seed + 7919 * extra["rollbacks"], 0], state_value.dtype))
@@ -574,6 +630,13 @@ def _roll_back(gan, checkpoint_dir, config, extra, steps_per_epoch):
 def _load_data(config):
     from gan_tf import data, models
 
+    if models.is_translation(config.model.family):
+        return data.load_unpaired(
+            config.data.name, config.data.name_b, split=config.data.split,
+            batch_size=config.data.batch_size, image_size=config.data.image_size,
+            data_dir=config.data.data_dir, manual_dir=config.data.manual_dir,
+            on_bad_image=config.data.on_bad_image, seed=config.train.seed,
+            repeat=config.train.steps_per_epoch is not None)
     return data.load(
         config.data.name, split=config.data.split, batch_size=config.data.batch_size,
         image_size=config.data.image_size, data_dir=config.data.data_dir,
@@ -592,6 +655,21 @@ def _check_history_has_checkpoint(workdir, checkpoint_dir):
             f"{os.path.join(workdir, 'history.json')} records {len(history['epoch'])} "
             f"epochs but {checkpoint_dir} has no checkpoint to resume from; pass "
             "--restart to start over or choose another --workdir")
+
+
+def _translation_images(config, num=8):
+    """The first `num` images of each dataset in order (float (n, H, W, C) twice), the
+    fixed inputs of a translation grid."""
+    from gan_tf import data
+
+    ds = data.load_unpaired(config.data.name, config.data.name_b, split=config.data.split,
+                            batch_size=num, image_size=config.data.image_size,
+                            data_dir=config.data.data_dir,
+                            manual_dir=config.data.manual_dir,
+                            on_bad_image=config.data.on_bad_image, shuffle=False,
+                            cache=False)  # one batch is read: nothing to cache
+    images_a, images_b = next(iter(ds))
+    return images_a.numpy(), images_b.numpy()
 
 
 def _reference_images(config, num=256):

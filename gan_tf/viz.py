@@ -176,3 +176,77 @@ def code_latents(gan, num_columns=10, seed=0, continuous=None):
         rows.append(np.concatenate(
             [noise, onehot, np.tile(continuous, (num_columns, 1))], axis=1))
     return np.concatenate(rows).astype(np.float32)
+
+
+def truncation_grid(gan, psis=(1.0, 0.7, 0.5, 0.2, 0.0), num_rows=6, seed=0):
+    """Images for a truncation figure: one row per latent, one column per psi.
+
+    Args:
+        gan: a `GAN` whose generator takes `truncation_psi` (models.stylegan).
+        psis: the truncation values, left to right (1.0: none; 0: w_avg's image, the
+            same in every row).
+        num_rows: latents.
+        seed: seed of the latents.
+
+    Returns:
+        float32 (num_rows * len(psis), H, W, C) in [-1, 1], row-major: pass
+        `columns=len(psis)` to `save_image_grid`.
+
+    Raises:
+        ValueError: the generator has no truncation.
+    """
+    latents = np.asarray(gan.sample_latents(num_rows, seed=seed))
+    columns = [gan.generate(latents=latents, truncation_psi=psi) for psi in psis]
+    return np.stack(columns, axis=1).reshape(-1, *columns[0].shape[1:])
+
+
+def style_mixing_grid(gan, num_a=6, num_b=4, layers=(0, 1), seed=0):
+    """Images for a style-mixing figure (StyleGAN, Karras et al. 2019, figure 3).
+
+    The top row shows the images of `num_a` "source A" latents, the left column those
+    of `num_b` "source B" latents; cell (i, j) is A_j's styles with the synthesis
+    layers in `layers` taken from B_i. Low layer indices (the s x s and the next
+    resolution) carry coarse styles: pose, thickness, the digit's shape; high ones
+    fine styles: stroke texture and details.
+
+    Args:
+        gan: a `GAN` whose sampling generator has `mapping` and `synthesis`
+            (models.stylegan.Generator).
+        num_a: columns of source A.
+        num_b: rows of source B.
+        layers: indices of the styles (0 .. num_ws - 1) copied from B.
+        seed: seed of the A latents (B uses seed + 1).
+
+    Returns:
+        float32 ((num_b + 1) * (num_a + 1), H, W, C) in [-1, 1], row-major with a white
+        top-left cell: pass `columns=num_a + 1` to `save_image_grid`.
+
+    Raises:
+        ValueError: the generator has no mapping/synthesis, or a layer out of range.
+    """
+    generator = gan.sampling_generator
+    if not (hasattr(generator, "mapping") and hasattr(generator, "synthesis")):
+        raise ValueError(f"style mixing needs a style-based generator with mapping and "
+                         f"synthesis (models.stylegan), got {type(generator).__name__}")
+    num_ws = generator.num_ws
+    layers = sorted({int(i) for i in layers})
+    if not layers or layers[0] < 0 or layers[-1] >= num_ws:
+        raise ValueError(f"layers must be indices in [0, {num_ws}), got {layers}")
+    w_a = np.asarray(generator.mapping(gan.sample_latents(num_a, seed=seed)))
+    w_b = np.asarray(generator.mapping(gan.sample_latents(num_b, seed=seed + 1)))
+    from_b = np.zeros(num_ws, bool)
+    from_b[layers] = True
+    # (num_b, num_a, num_ws, w_dim): A's styles, B's where from_b
+    mixed = np.where(from_b[None, None, :, None], w_b[:, None, None, :],
+                     w_a[None, :, None, :])
+    mixed = mixed.reshape(num_b * num_a, num_ws, -1)
+
+    def synthesize(ws):
+        return np.asarray(generator.synthesis(ws.astype(np.float32), training=False))
+
+    images_a, images_b = synthesize(w_a), synthesize(w_b)
+    cells = synthesize(mixed).reshape(num_b, num_a, *images_a.shape[1:])
+    blank = np.ones((1, *images_a.shape[1:]), np.float32)
+    rows = [np.concatenate([blank, images_a])]
+    rows += [np.concatenate([images_b[i:i + 1], cells[i]]) for i in range(num_b)]
+    return np.concatenate(rows)

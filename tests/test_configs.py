@@ -3,6 +3,7 @@
 import dataclasses
 import json
 
+import numpy as np
 import pytest
 
 from gan_tf import configs
@@ -13,6 +14,10 @@ from gan_tf.train import build_gan
 def test_every_preset_validates_and_builds(name):
     config = configs.quick(configs.validate(configs.get(name)))
     gan = build_gan(config)
+    if hasattr(gan, "translate"):  # image-to-image (cyclegan): no latents to sample
+        image = gan.translate(np.zeros((1, *gan.d_a.image_shape), np.float32))
+        assert image.shape[1:] == tuple(gan.d_b.image_shape)
+        return
     image = gan.generate(1, seed=0, labels=[3] if gan.conditional else None)
     assert image.shape[1:] == tuple(gan.discriminator.image_shape)
 

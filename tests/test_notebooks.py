@@ -5,7 +5,6 @@ pictures. Slow (-m slow): every notebook executes top to bottom in a fresh kerne
 its small settings, in a temporary working directory.
 """
 
-import os
 import pathlib
 
 import pytest
