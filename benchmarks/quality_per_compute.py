@@ -12,7 +12,8 @@ run down without shortening it; evaluation time is not counted.
 
 Recipes (models and hyper-parameters; data and budget are the same for all):
 
-    default       gan_tf's default preset: DCGAN base 32, Adam 5e-4 (0.5), batch 64
+    default       gan_tf's default preset: DCGAN base 32, Adam 5e-4 (0.5), batch 64,
+                  precision auto (bf16 on this CPU)
     tutorial_002  tutorial 002's MLP pair, Adam 2e-4 (0.5), batch 64, d_loss halved
     tf_dcgan      the TensorFlow DCGAN tutorial: its 28x28 pair, Adam 1e-4 (0.9),
                   batch 256
@@ -36,7 +37,9 @@ flags.DEFINE_list("recipes", ["default", "tutorial_002", "tf_dcgan"], "Recipes t
 flags.DEFINE_integer("cores", os.cpu_count(), "Cores a budget minute counts (CPU-seconds = "
                      "60 x budget x cores).")
 flags.DEFINE_integer("num_samples", 10_000, "Generated images per FID.")
-flags.DEFINE_string("dtype_policy", "float32", "Keras dtype policy for every recipe.")
+flags.DEFINE_string("dtype_policy", None, "Precision for every recipe (auto, float32, "
+                    "mixed_bfloat16...); default: each recipe's own (the default preset's "
+                    "auto, the tutorials' float32).")
 flags.DEFINE_string("output", os.path.join(os.path.dirname(__file__),
                                            "quality_per_compute.json"),
                     "JSON file the results are appended to ('' for none).")
@@ -57,17 +60,20 @@ def recipe_config(name):
             "train.g_lr": 1e-4, "train.d_lr": 1e-4, "train.beta_1": 0.9})
     else:
         raise app.UsageError(f"unknown recipe {name!r}; choose default, tutorial_002, tf_dcgan")
-    return configs.override(config, **{"train.precision": FLAGS.dtype_policy})
+    if FLAGS.dtype_policy:
+        config = configs.override(config, **{"train.precision": FLAGS.dtype_policy})
+    return config
 
 
 def run_recipe(name, budgets_s, real_features, extractor):
     """Trains one recipe through the budgets; returns one row per budget."""
     import keras
 
-    from gan_tf import data, metrics, train
+    from gan_tf import data, metrics, precision, train
 
     config = recipe_config(name)
-    keras.mixed_precision.set_global_policy(config.train.precision)
+    policy = precision.resolve(config.train.precision)
+    keras.mixed_precision.set_global_policy(policy)
     gan = train.build_gan(config)
     ds = data.load(config.data.name, batch_size=config.data.batch_size, seed=config.train.seed)
     rows = []
@@ -94,7 +100,8 @@ def run_recipe(name, budgets_s, real_features, extractor):
                 images = gan.generate(FLAGS.num_samples, seed=1)
                 fid = metrics.frechet_distance(real_features,
                                                extractor.extract(images).features)
-                rows.append({"recipe": name, "budget_cpu_s": budgets_s[len(rows)],
+                rows.append({"recipe": name, "precision": policy,
+                             "budget_cpu_s": budgets_s[len(rows)],
                              "cpu_s": round(self.used, 1), "wall_s": round(self.wall, 1),
                              "images": self.images, "epochs": round(
                                  self.images / 9003, 2), "fid": round(float(fid), 2)})
@@ -127,7 +134,7 @@ def main(argv):
         rows += run_recipe(name, budgets_s, real_features, extractor)
 
     print(f"\nFID (MNIST classifier, {FLAGS.num_samples} samples) after a CPU budget of "
-          f"{FLAGS.cores} cores x minutes; precision {FLAGS.dtype_policy}")
+          f"{FLAGS.cores} cores x minutes; precision {FLAGS.dtype_policy or 'per recipe'}")
     print(f"{'recipe':14s} " + " ".join(f"{b:>10g} min" for b in budgets)
           + "   images trained at the last budget")
     for name in FLAGS.recipes:

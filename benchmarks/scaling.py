@@ -55,7 +55,11 @@ def images_per_second(image_shape, batch_size, steps, repeats):
                      latent_dim=100, seed=0)
     gan.compile(keras.optimizers.Adam(5e-4, beta_1=0.5), keras.optimizers.Adam(5e-4, beta_1=0.5))
     batch = np.random.default_rng(0).uniform(-1, 1, (batch_size, *image_shape)).astype("float32")
-    ds = tf.data.Dataset.from_tensors(batch).repeat()
+    # Without autotuning: closing an autotuned iterator (one per timed fit) can wait
+    # seconds for its tuning thread (benchmarks/train_step.py, make_dataset).
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    ds = tf.data.Dataset.from_tensors(batch).repeat().with_options(options)
     gan.fit(ds, steps_per_epoch=2, epochs=1, verbose=0)  # trace and warm up
     rates = []
     for _ in range(repeats):

@@ -32,7 +32,7 @@ import numpy as np
 import tensorflow as tf
 
 from gan_tf import losses
-from gan_tf.gan import _Holder, _loss_scaled
+from gan_tf.gan import _Holder, _loss_scaled, one_iterator_per_fit
 
 EXPORT_METADATA = "gan_tf_export.json"
 DIRECTIONS = ("a2b", "b2a")
@@ -308,6 +308,7 @@ class CycleGAN(keras.Model):
         # train_step a second time; create them here, once.
         if self.gan_loss is not None:
             self.build_optimizers()
+        args, kwargs = one_iterator_per_fit(args, kwargs)  # see gan.one_iterator_per_fit
         # Datasets come shuffled from gan_tf.data; Keras would only warn about shuffle=True.
         return super().fit(*args, shuffle=shuffle, **kwargs)
 

@@ -10,6 +10,7 @@ import pytest
 import tensorflow as tf
 
 import gan_tf
+from gan_tf import gan as gan_lib
 from gan_tf import losses, models
 from tests.conftest import image_dataset, random_images, small_gan
 
@@ -381,3 +382,20 @@ def test_infogan_latent_dim_must_exceed_codes():
                      latent_dim=12)
     with pytest.raises(ValueError, match="code_dim"):
         gan.compile(loss="infogan")
+
+
+def test_fit_keeps_one_iterator_for_a_finite_dataset():
+    # A finite dataset of known length becomes dataset.repeat() with steps_per_epoch =
+    # its length: the same epochs, one tf.data iterator for the whole fit.
+    dataset = image_dataset(num=40, batch_size=8)  # 5 batches
+    args, kwargs = gan_lib.one_iterator_per_fit((dataset,), {"epochs": 2})
+    assert kwargs["steps_per_epoch"] == 5 and kwargs["epochs"] == 2
+    assert int(args[0].cardinality()) == int(tf.data.INFINITE_CARDINALITY)
+    _, kept = gan_lib.one_iterator_per_fit((), {"x": dataset, "steps_per_epoch": 3})
+    assert kept["steps_per_epoch"] == 3 and kept["x"] is dataset
+    endless = dataset.repeat()
+    assert gan_lib.one_iterator_per_fit((endless,), {})[0][0] is endless
+    gan = small_gan()
+    gan.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3))
+    history = gan.fit(dataset, epochs=2, verbose=0)
+    assert gan.train_steps == 10 and len(history.history["d_loss"]) == 2
