@@ -20,6 +20,8 @@ import subprocess
 import sys
 import time
 
+from gan_tf import precision
+
 
 def machine():
     """{"cpu", "cores", "flags"}: the processor's model name (lscpu), its core count
@@ -32,20 +34,17 @@ def machine():
                 cpu = line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "flags": sorted(cpu_flags() & {
+    return {"cpu": cpu, "cores": os.cpu_count(), "flags": sorted(precision.cpu_flags() & {
         "avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile", "avx512_fp16"})}
 
 
-def cpu_flags():
-    """The set of /proc/cpuinfo flags (empty where there is no such file)."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return set()
+def set_threads(threads):
+    """Sets TensorFlow's intra- and inter-op threads to `threads` (0: TF's default)."""
+    import tensorflow as tf
+
+    if threads:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
 
 
 def measure_gflops(n=1024, dtype="float32", iterations=10, repeats=5):
@@ -92,11 +91,7 @@ def main(argv=None):
     parser.add_argument("--json", default=None, help="append the results to this file")
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import tensorflow as tf
-
-    if args.threads:
-        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+    set_threads(args.threads)
     rows = []
     for n in (int(s) for s in args.sizes.split(",")):
         for dtype in args.dtypes.split(","):

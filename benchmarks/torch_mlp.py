@@ -121,12 +121,10 @@ def _torch_runner(batch_size, threads):
 
 
 def _gan_tf_runner(batch_size, threads, spe):
-    import tensorflow as tf
-
+    import matmul
     import train_step
 
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
-    tf.config.threading.set_inter_op_parallelism_threads(threads)
+    matmul.set_threads(threads)
     dataset = train_step.make_dataset("mlp", batch_size)
     return train_step.make_gan_runner("mlp", dataset, spe=spe)
 

@@ -316,13 +316,9 @@ def main(argv=None):
     parser.add_argument("--json", default=None, help="append the results to this file")
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import tensorflow as tf
-
     import matmul
 
-    if args.threads:
-        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+    matmul.set_threads(args.threads)
     matmul_gflops = matmul.measure_gflops(1024) if args.matmul else None
     spes = [int(s) for s in args.spe.split(",")]
     xlas = [{"off": False, "on": True}[x] for x in args.xla.split(",")]
