@@ -3,7 +3,6 @@
 import json
 import os
 
-from absl import flags
 import keras
 import numpy as np
 import pytest
@@ -12,7 +11,8 @@ import tensorflow as tf
 from gan_tf import callbacks, configs, cyclegan, data, models, train
 from gan_tf.models import cyclegan as networks
 
-FLAGS = flags.FLAGS
+from test_train import run_cli
+
 TINY = {"generator": {"base_channels": 4, "num_res_blocks": 1},
         "discriminator": {"base_channels": 4}}
 
@@ -30,19 +30,6 @@ def fixed_pair(num=8, seed=0):
     images_a = rng.uniform(-1, 1, (num, 28, 28, 1)).astype(np.float32)
     images_b = rng.uniform(-1, 1, (num, 28, 28, 1)).astype(np.float32)
     return images_a, images_b
-
-
-def run_cli(*args):
-    """Runs gan_tf.train.main in this process; returns its exit code."""
-    FLAGS.unparse_flags()
-    argv = FLAGS(["gan_tf.train", *args])
-    try:
-        train.main(argv)
-    except SystemExit as exit_:
-        return exit_.code
-    finally:
-        FLAGS.unparse_flags()
-    return 0
 
 
 # -- Networks ---------------------------------------------------------------------------
