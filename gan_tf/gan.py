@@ -269,29 +269,57 @@ class GAN(keras.Model):
         return list(self._trackers.values())
 
     def train_step(self, data):  # fit() traces this under tf.function: do not decorate it
+        """One generator update and `gan_loss.d_steps` discriminator updates.
+
+        The generator runs forward once per discriminator step: each discriminator step
+        draws its own latents and takes its own real batch (row i::d_steps of `data`;
+        `fit` groups a dataset's batches so), and the last one's fakes also serve the
+        generator update, which goes through the just-updated discriminator. G has not
+        changed between the two uses, so this is exact (the PyTorch DCGAN example's
+        order): 1 generator and 3 discriminator forward passes per step for d_steps 1.
+        """
         if self.gan_loss is None:
             raise RuntimeError("call GAN.compile(g_optimizer, d_optimizer, loss) before fit")
         real_images, labels = unpack(data)
         if not self.conditional:
             labels = None
-        batch_size = tf.shape(real_images)[0]
-        logs = {}
-        for _ in range(self.gan_loss.d_steps):
-            logs = self.discriminator_step(real_images, labels)
-        logs.update(self.generator_step(batch_size, labels))
+        batches = critic_batches(real_images, labels, self.gan_loss.d_steps)
+        for real_images, labels in batches[:-1]:
+            latents = self.sample_latents(tf.shape(real_images)[0])
+            fake_images = self.generator(self._generator_inputs(latents, labels),
+                                         training=True)
+            self.discriminator_step(real_images, fake_images, latents, labels)
+        real_images, labels = batches[-1]
+        latents = self.sample_latents(tf.shape(real_images)[0])
+        variables = self.generator.trainable_variables
+        with tf.GradientTape() as tape:
+            fake_images = self.generator(self._generator_inputs(latents, labels),
+                                         training=True)
+            with tape.stop_recording():
+                logs = self.discriminator_step(real_images, fake_images, latents, labels)
+            total, g_logs = self.generator_losses(fake_images, latents, labels)
+            scaled = self._scale_for_replicas(total, self.g_optimizer)
+        gradients = tape.gradient(scaled, variables)
+        self.g_optimizer.apply_gradients(zip(gradients, variables))
+        if self.ema_generator is not None:
+            self._update_ema()
         self._steps.variable.assign_add(1)
-        return self.update_trackers(logs)
+        return self.update_trackers(logs | g_logs)
 
-    def discriminator_step(self, real_images, labels=None):
-        """One update of the discriminator on a real batch and as many fakes.
+    def discriminator_step(self, real_images, fake_images, latents, labels=None):
+        """One update of the discriminator on a real batch and a batch of fakes.
+
+        Args:
+            real_images: float32 (batch, H, W, C) in [-1, 1].
+            fake_images: the generator's images for `latents` (gradients to the
+                generator are stopped here).
+            latents: float32 (batch, latent_dim), the fakes' latents (InfoGAN's codes).
+            labels: int (batch,) for conditional models, else None.
 
         Returns:
             dict of float32 scalars: d_loss, real_score, fake_score, and one entry
-            per regulariser of the loss.
+            per regulariser of the loss (and info_loss for InfoGAN).
         """
-        batch_size = tf.shape(real_images)[0]
-        latents = self.sample_latents(batch_size)
-        fake_images = self.generator(self._generator_inputs(latents, labels), training=True)
         fake_images = tf.stop_gradient(fake_images)
         variables = self.discriminator.trainable_variables
         with tf.GradientTape() as tape:
@@ -317,27 +345,17 @@ class GAN(keras.Model):
         logs["fake_score"] = tf.reduce_mean(tf.sigmoid(tf.cast(fake_logits, tf.float32)))
         return logs
 
-    def generator_step(self, batch_size, labels=None):
-        """One update of the generator through the (fixed) discriminator.
+    def generator_losses(self, fake_images, latents, labels=None):
+        """The generator's loss on its fakes through the (current) discriminator.
 
         Returns:
-            dict with the float32 scalar g_loss.
+            (total, logs): the float32 scalar to minimise (adversarial + auxiliary
+            terms) and {"g_loss": the adversarial term}.
         """
-        latents = self.sample_latents(batch_size)
-        variables = self.generator.trainable_variables
-        with tf.GradientTape() as tape:
-            fake_images = self.generator(
-                self._generator_inputs(latents, labels), training=True)
-            fake_logits, fake_extras = _split_outputs(self.discriminator(
-                self._discriminator_inputs(fake_images, labels, augment=True), training=True))
-            g_loss = self.gan_loss.generator_loss(fake_logits)
-            total = g_loss + self._auxiliary_loss(latents, fake_extras, {})
-            scaled = self._scale_for_replicas(total, self.g_optimizer)
-        gradients = tape.gradient(scaled, variables)
-        self.g_optimizer.apply_gradients(zip(gradients, variables))
-        if self.ema_generator is not None:
-            self._update_ema()
-        return {"g_loss": g_loss}
+        fake_logits, fake_extras = _split_outputs(self.discriminator(
+            self._discriminator_inputs(fake_images, labels, augment=True), training=True))
+        g_loss = self.gan_loss.generator_loss(fake_logits)
+        return g_loss + self._auxiliary_loss(latents, fake_extras, {}), {"g_loss": g_loss}
 
     def _auxiliary_loss(self, latents, extras, logs):
         # InfoGAN-style terms on the discriminator's extra heads; 0 for plain losses.
@@ -366,6 +384,7 @@ class GAN(keras.Model):
         # train_step a second time; create them here, once.
         if self.gan_loss is not None:
             self.build_optimizers()
+            args, kwargs = _group_for_critic(args, kwargs, self.gan_loss.d_steps)
         args, kwargs = one_iterator_per_fit(args, kwargs)
         self._fit_steps_per_execution(kwargs.get("steps_per_epoch"))
         # Datasets come shuffled from gan_tf.data; Keras would only warn about shuffle=True.
@@ -537,6 +556,18 @@ class GAN(keras.Model):
         return path
 
 
+def _group_for_critic(args, kwargs, d_steps):
+    """fit's (args, kwargs) with a tf.data.Dataset input grouped by `group_batches`."""
+    if d_steps == 1:
+        return args, kwargs
+    args, kwargs = list(args), dict(kwargs)
+    if args and isinstance(args[0], tf.data.Dataset):
+        args[0] = group_batches(args[0], d_steps)
+    elif isinstance(kwargs.get("x"), tf.data.Dataset):
+        kwargs["x"] = group_batches(kwargs["x"], d_steps)
+    return tuple(args), kwargs
+
+
 def one_iterator_per_fit(args, kwargs):
     """`fit`'s (args, kwargs) with a finite tf.data.Dataset of known length n and no
     steps_per_epoch replaced by `dataset.repeat()` and steps_per_epoch=n.
@@ -562,6 +593,48 @@ def one_iterator_per_fit(args, kwargs):
         kwargs["x"] = data.repeat()
     kwargs["steps_per_epoch"] = length
     return tuple(args), kwargs
+
+
+def critic_batches(real_images, labels, count):
+    """Splits a step's batch into `count` real batches: [(images, labels), ...].
+
+    Batch i is rows i, i + count, i + 2 count, ...: `group_batches` puts dataset batch
+    i there, and under a distribution strategy every replica's contiguous slice of the
+    rows then holds its share of each batch, as one device would see it.
+    """
+    if count == 1:
+        return [(real_images, labels)]
+    return [(real_images[i::count], None if labels is None else labels[i::count])
+            for i in range(count)]
+
+
+def group_batches(dataset, count):
+    """A dataset of (B, ...) batches -> one of (count * B, ...) batches whose rows
+    i::count are the original batch i (see `critic_batches`); any element structure.
+
+    Raises:
+        ValueError: the batch size is not static (batch with drop_remainder=True).
+    """
+    for spec in tf.nest.flatten(dataset.element_spec):
+        if spec.shape.rank is None or spec.shape.rank < 1 or spec.shape[0] is None:
+            raise ValueError(
+                f"a loss with d_steps={count} takes each discriminator step's real batch "
+                f"from the dataset, which needs a fixed batch size: batch it with "
+                f"drop_remainder=True (gan_tf.data does)")
+
+    def interleave(tensor):  # (count, B, ...) -> (B, count, ...) -> (B * count, ...)
+        perm = [1, 0] + list(range(2, tensor.shape.rank))
+        shape = tf.concat([[-1], tf.shape(tensor)[2:]], axis=0)
+        return tf.reshape(tf.transpose(tensor, perm), shape)
+
+    batches = int(dataset.cardinality())
+    if 0 <= batches < count:
+        raise ValueError(f"a loss with d_steps={count} takes one real batch per "
+                         f"discriminator step, but the dataset has only {batches} batches: "
+                         f"give it at least {count}")
+    return dataset.batch(count, drop_remainder=True).map(
+        lambda *element: tf.nest.map_structure(
+            interleave, element if len(element) > 1 else element[0]))
 
 
 def supports_truncation(generator):

@@ -415,16 +415,20 @@ def train_and_evaluate(config, workdir, restart=False, verbose=1, extra_callback
                                      model=f"preset {config.preset}")
     except ValueError as error:
         raise UsageError(str(error)) from error
-    steps_per_epoch = train.steps_per_epoch or int(dataset.cardinality())
+    # A fit step takes d_steps batches (one per discriminator step, see
+    # gan.group_batches): an epoch of the data is cardinality // d_steps fit steps.
+    d_steps = _d_steps(config)
+    steps_per_epoch = train.steps_per_epoch or int(dataset.cardinality()) // d_steps
     # One stream of batches for the whole run: epoch k's batches are stream batches
     # [k * steps_per_epoch, (k + 1) * steps_per_epoch).
     # tf.data reshuffles on each new iterator of a dataset object, so every `fit` gets
     # a freshly built stream (the first one is `dataset`).
     fresh = [dataset]
 
-    def make_stream():
+    def make_stream(skip=0):
         built = fresh.pop() if fresh else _load_data(config)
-        return built if train.steps_per_epoch else built.repeat()
+        built = built if train.steps_per_epoch else built.repeat()
+        return built.skip(skip * d_steps) if skip else built
     translation = models.is_translation(config.model.family)
     with strategy.scope():
         gan = build_gan(config, image_shape=image_shape, image_shape_b=tuple(
@@ -513,16 +517,14 @@ def _fit_from(gan, make_stream, step, steps_per_epoch, epochs, fit_callbacks, ve
     returns the run's stream of batches from its start."""
     epoch, done = divmod(step, steps_per_epoch)
     if done:
-        gan.fit(make_stream().skip(step), epochs=epochs, initial_epoch=epoch,
+        gan.fit(make_stream(step), epochs=epochs, initial_epoch=epoch,
                 steps_per_epoch=steps_per_epoch - done, verbose=verbose,
                 callbacks=fit_callbacks + [_ResumeEpoch(trackers)])
         if getattr(gan, "diverged", None):
             return
         epoch += 1
     if epoch < epochs:
-        start = epoch * steps_per_epoch
-        stream = make_stream()
-        gan.fit(stream.skip(start) if start else stream, epochs=epochs,
+        gan.fit(make_stream(epoch * steps_per_epoch), epochs=epochs,
                 initial_epoch=epoch, steps_per_epoch=steps_per_epoch, verbose=verbose,
                 callbacks=fit_callbacks)
 
@@ -625,6 +627,15 @@ def _roll_back(gan, checkpoint_dir, config, extra, steps_per_epoch):
         float(gan.d_optimizer.learning_rate.numpy()),
         ", noise reseeded" if train.rollback_reseed else "")
     return state["step"], state.get("trackers")
+
+
+def _d_steps(config):
+    """Discriminator steps per generator step of the config's loss (1 for CycleGAN)."""
+    from gan_tf import losses, models
+
+    if models.is_translation(config.model.family):
+        return 1
+    return losses.get(config.train.loss, **config.train.loss_kwargs).d_steps
 
 
 def _load_data(config):

@@ -57,12 +57,151 @@ def test_frozen_layers_are_left_alone():
     assert not np.array_equal(others, _np(gan.generator.stack.layers[-3].kernel))
 
 
-def test_generator_step_does_not_touch_discriminator():
-    gan = small_gan()
-    gan.build_optimizers()
-    before = _weights(gan.discriminator)
-    gan.generator_step(tf.constant(4))
-    assert not any(_changed(before, _weights(gan.discriminator)))
+def _twin_gans(loss="non_saturating", family="mlp", **gan_kwargs):
+    """Two GANs with the same weights, noise seed and loss (no dropout)."""
+    twins = []
+    for _ in range(2):
+        keras.utils.set_random_seed(0)
+        if family == "conditional":
+            generator = models.conditional.Generator(8, body_kwargs={"base_channels": 4})
+            discriminator = models.conditional.Discriminator(
+                body_kwargs={"base_channels": 4, "dropout": 0.0})
+        elif family == "infogan":
+            generator = models.infogan.Generator(20, base_channels=4)
+            discriminator = models.infogan.Discriminator(
+                body_kwargs={"base_channels": 4, "dropout": 0.0})
+        else:
+            generator = models.mlp.Generator(8 if family == "mlp" else 20,
+                                             hidden_units=(16,))
+            discriminator = models.mlp.Discriminator(hidden_units=(16,), dropout=0.0)
+        gan = gan_tf.GAN(generator, discriminator, latent_dim=generator.latent_dim
+                         if hasattr(generator, "latent_dim") else 8, seed=0, **gan_kwargs)
+        gan.compile(keras.optimizers.Adam(1e-2, beta_1=0.5),
+                    keras.optimizers.Adam(1e-2, beta_1=0.5), loss=loss)
+        gan.build_optimizers()
+        twins.append(gan)
+    return twins
+
+
+def _reference_step(gan, images, labels=None):
+    """One training step written out with plain tapes (the PyTorch DCGAN example's
+    order): each of the d_steps critic steps takes its own real batch (rows i::d) and
+    its own latents; the last one's fakes, made once under the generator's tape, then
+    train the generator through the updated discriminator. Random numbers are drawn
+    from the GAN's SeedGenerator in the step's documented order."""
+    from gan_tf import augment
+
+    loss = gan.gan_loss
+    d = loss.d_steps
+
+    def d_inputs(x, y):
+        if gan.augment:
+            x = augment.diff_augment(x, gan.augment, gan.seed_generator.next())
+        return x if y is None else (x, y)
+
+    def g_inputs(z, y):
+        return z if y is None else (z, y)
+
+    def heads(outputs):
+        return (outputs[0], outputs[1:]) if isinstance(outputs, (tuple, list)) else (outputs, ())
+
+    def aux(z, extras):
+        return loss.auxiliary_loss(z[:, gan.latent_dim - loss.code_dim:], extras) \
+            if loss.code_dim else 0.0
+
+    for i in range(d):
+        real = images[i::d]
+        y = None if labels is None else labels[i::d]
+        z = gan.sample_latents(real.shape[0])
+        with tf.GradientTape() as g_tape:
+            fake = gan.generator(g_inputs(z, y), training=True)
+            with tf.GradientTape() as d_tape:
+                real_logits, _ = heads(gan.discriminator(d_inputs(real, y), training=True))
+                fake_logits, extras = heads(gan.discriminator(
+                    d_inputs(tf.stop_gradient(fake), y), training=True))
+                d_total = loss.discriminator_scale * loss.discriminator_loss(
+                    real_logits, fake_logits) + aux(z, extras)
+                for regularizer in loss.regularizers:
+                    d_total += regularizer(gan.discriminator, real, tf.stop_gradient(fake), y,
+                                           seed=gan.seed_generator.next(),
+                                           step=gan.d_optimizer.iterations)
+            variables = gan.discriminator.trainable_variables
+            gan.d_optimizer.apply_gradients(zip(d_tape.gradient(d_total, variables),
+                                                variables))
+            loss.after_discriminator_step(gan.discriminator)
+            if i < d - 1:
+                continue
+            fake_logits, extras = heads(gan.discriminator(d_inputs(fake, y), training=True))
+            g_total = loss.generator_loss(fake_logits) + aux(z, extras)
+        variables = gan.generator.trainable_variables
+        gan.g_optimizer.apply_gradients(zip(g_tape.gradient(g_total, variables), variables))
+
+
+@pytest.mark.parametrize("variant", [
+    {},
+    {"loss": "wasserstein_gp"},
+    {"loss": "wasserstein"},
+    {"loss": losses.get("non_saturating", regularizers=[losses.R1(gamma=1.0)])},
+    {"augment": "color,translation,cutout"},
+    {"family": "conditional", "conditional": True},
+    {"family": "infogan", "loss": "infogan"},
+    {"ema_decay": 0.5},
+])
+def test_train_step_equals_the_reference_step(variant):
+    """One fit step equals `_reference_step`: one generator forward per critic step,
+    a new real batch per critic step, G updated through the updated D on the same
+    fakes. (The earlier step drew new latents for G: its weights differ here.)"""
+    variant = dict(variant)
+    family = variant.pop("family", "mlp")
+    loss = variant.pop("loss", "non_saturating")
+    ours, reference = _twin_gans(loss, family, **variant)
+    d = ours.gan_loss.d_steps
+    images = tf.constant(random_images(8 * d))
+    labels = tf.constant(np.arange(8 * d) % 10, tf.int32)
+    rows = (images, labels) if family == "conditional" else images
+    dataset = tf.data.Dataset.from_tensor_slices(rows).batch(8, drop_remainder=True)
+    ours.fit(dataset, epochs=1, verbose=0)
+    assert ours.train_steps == 1 and int(ours.d_optimizer.iterations) == d
+    # fit groups batch i of the dataset into rows i::d of the step's batch.
+    grouped = next(iter(gan_lib.group_batches(dataset, d))) if d > 1 else rows
+    grouped_images = grouped[0] if family == "conditional" else grouped
+    np.testing.assert_array_equal(grouped_images.numpy()[1::d], images.numpy()[8:16] if d > 1
+                                  else images.numpy()[1::1])
+    _reference_step(reference, grouped_images,
+                    grouped[1] if family == "conditional" else None)
+    if reference.ema_generator is not None:
+        reference._update_ema()
+    for model in ("generator", "discriminator"):
+        for a, b in zip(getattr(ours, model).weights, getattr(reference, model).weights):
+            np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-5,
+                                       err_msg=f"{model} {a.path}")
+    if ours.ema_generator is not None:
+        for a, b in zip(ours.ema_generator.weights, reference.ema_generator.weights):
+            np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_step_runs_the_generator_once_per_critic_step():
+    calls = []
+
+    class Counting(keras.layers.Layer):
+        def call(self, x):
+            calls.append(1)  # runs once per call while eager
+            return x
+
+    for loss, expected in (("non_saturating", 1), ("wasserstein_gp", 5)):
+        gan = small_gan()
+        gan.generator.stack.add(Counting())
+        gan.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3), loss=loss,
+                    run_eagerly=True)
+        calls.clear()
+        gan.fit(image_dataset(8 * expected, 8), epochs=1, verbose=0)
+        assert len(calls) == expected, loss
+
+
+def test_group_batches_needs_a_static_batch_size():
+    dataset = tf.data.Dataset.from_tensor_slices(random_images(12)).batch(5)
+    with pytest.raises(ValueError, match="drop_remainder=True"):
+        gan_lib.group_batches(dataset, 2)
 
 
 def test_train_step_traces_once():
@@ -224,9 +363,10 @@ tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfigur
 import keras, gan_tf
 from gan_tf import models
 
-images = np.random.default_rng(0).uniform(-1, 1, (32, 28, 28, 1)).astype("float32")
-
 def run(strategy, loss):
+    # 4 generator steps per epoch: each takes d_steps batches of 8 (one per critic step).
+    d_steps = gan_tf.losses.get(loss).d_steps
+    images = np.random.default_rng(0).uniform(-1, 1, (32 * d_steps, 28, 28, 1)).astype("float32")
     keras.utils.set_random_seed(0)
     with strategy.scope():
         # No batch norm and no dropout: both would differ by design between one device
@@ -271,8 +411,9 @@ def test_two_replicas_train_exactly_like_one_device(tmp_path, loss):
 def test_every_loss_trains_through_the_one_train_step(loss):
     gan = small_gan(family="dcgan")
     gan.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3), loss=loss)
-    history = gan.fit(image_dataset(16, 8), epochs=1, verbose=0)
     d_steps = gan.gan_loss.d_steps
+    # Each critic step takes its own batch: 2 steps take 2 * d_steps batches.
+    history = gan.fit(image_dataset(16 * d_steps, 8), epochs=1, verbose=0)
     assert int(gan.d_optimizer.iterations) == d_steps * int(gan.g_optimizer.iterations) == \
         d_steps * 2
     assert all(np.isfinite(v[0]) for v in history.history.values())
@@ -352,10 +493,11 @@ def test_conditional_gan_generates_requested_labels_and_exports(tmp_path):
 def test_infogan_codes_q_head_and_mutual_information_loss(tmp_path):
     from gan_tf import viz
 
+    keras.utils.set_random_seed(0)
     generator = models.infogan.Generator(8 + 12, base_channels=4)
     discriminator = models.infogan.Discriminator(body_kwargs={"base_channels": 4})
     gan = gan_tf.GAN(generator, discriminator, latent_dim=20, seed=0)
-    gan.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3), loss="infogan")
+    gan.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3), loss=losses.get("infogan", weight=10.0))
     latents = gan.sample_latents(256, seed=0).numpy()
     codes = latents[:, 8:18]
     assert set(np.unique(codes)) == {0.0, 1.0} and np.all(codes.sum(axis=1) == 1)
@@ -363,11 +505,12 @@ def test_infogan_codes_q_head_and_mutual_information_loss(tmp_path):
     assert np.abs(latents[:, 18:]).max() <= 1  # continuous codes in [-1, 1]
     logits, code_logits, code_means = discriminator(tf.zeros((2, 28, 28, 1)))
     assert (logits.shape, code_logits.shape, code_means.shape) == ((2, 1), (2, 10), (2, 2))
-    history = gan.fit(image_dataset(64, 16), epochs=4, verbose=0)
-    info = history.history["info_loss"]
+    history = gan.fit(image_dataset(64, 16), epochs=15, verbose=0)  # 60 steps
+    info = np.asarray(history.history["info_loss"]) / 10.0  # per unit of weight
     # A Q head that knows nothing pays about log 10 = 2.30 (+ the continuous part);
-    # recovering the codes from G's images makes it fall.
-    assert info[0] > 2.0 and info[-1] < info[0]
+    # recovering the codes from G's images makes it fall (to 1.3-2.0 over seeds 0-3;
+    # with the paper's weight 1 this tiny model needs far longer to start).
+    assert 2.3 < info[0] < 2.4 and min(info[-3:]) < info[0] - 0.2
     grid = viz.code_latents(gan, num_columns=3)
     assert grid.shape == (30, 20) and np.all(grid[3:6, 9] == 1) and np.all(grid[:3, :8] == grid[3:6, :8])
     gan.save(str(tmp_path / "info.keras"))
