@@ -8,6 +8,7 @@ import json
 import os
 import re
 import tempfile
+import time
 import warnings
 
 from absl import logging
@@ -137,6 +138,47 @@ class TranslationGrid(SampleGrid):
                 tf.summary.image("samples", grid[None], step=epoch)
             self._writer.flush()
         return path
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """Stops training once `minutes` of wall-clock time have passed since the first batch.
+
+    Checked after every batch (with steps_per_execution = k, every k steps), so
+    training overruns the budget by at most one call of the training function. The
+    run then ends as after its last epoch: `fit` returns and the remaining epoch-end
+    work runs. `stopped` says whether the budget ended training.
+
+    Args:
+        minutes: the budget, > 0.
+        elapsed_seconds: time already spent in an earlier part of the same run (a
+            resumed run continues its budget).
+
+    Raises:
+        ValueError: minutes <= 0.
+    """
+
+    def __init__(self, minutes, elapsed_seconds=0.0):
+        super().__init__()
+        if not minutes > 0:
+            raise ValueError(f"train_minutes must be > 0, got {minutes!r}")
+        self.seconds = 60.0 * float(minutes)
+        self.elapsed_seconds = float(elapsed_seconds)
+        self.stopped = False
+        self._start = None
+
+    def on_train_begin(self, logs=None):
+        self._start = time.monotonic() - self.elapsed_seconds
+
+    def on_train_batch_end(self, batch, logs=None):
+        if time.monotonic() - self._start >= self.seconds:
+            self.stopped = True
+            self.model.stop_training = True
+
+    @property
+    def spent_seconds(self):
+        """Training seconds spent so far, this part of the run included."""
+        return self.elapsed_seconds if self._start is None else \
+            time.monotonic() - self._start
 
 
 class HistoryFile(keras.callbacks.Callback):

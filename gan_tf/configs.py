@@ -84,6 +84,7 @@ class ModelConfig:
 class TrainConfig:
     epochs: int = 20
     steps_per_epoch: Optional[int] = None        # None: one pass over the data
+    train_minutes: Optional[float] = None        # wall-clock budget; None: epochs only
     g_lr: float = 2e-4
     d_lr: float = 2e-4
     beta_1: float = 0.5
@@ -453,6 +454,8 @@ def validate(config):
         (config.data.batch_size >= 1, f"batch_size must be >= 1, got {config.data.batch_size}"),
         (config.train.steps_per_epoch is None or config.train.steps_per_epoch >= 1,
          f"steps_per_epoch must be >= 1, got {config.train.steps_per_epoch}"),
+        (config.train.train_minutes is None or config.train.train_minutes > 0,
+         f"train_minutes must be > 0, got {config.train.train_minutes}"),
         (config.train.steps_per_execution >= 1,
          f"steps_per_execution must be >= 1, got {config.train.steps_per_execution}"),
         (config.model.latent_dim >= 1,

@@ -46,6 +46,9 @@ flags.DEFINE_integer("image_size", None, "Resize images to this size (square).")
 flags.DEFINE_enum("on_bad_image", None, ["fail", "skip"],
                   "Unreadable image files in a folder or CelebA: fail (default) or skip.")
 flags.DEFINE_integer("epochs", None, "Epochs to train (total, counting resumed ones).")
+flags.DEFINE_float("train_minutes", None, "Wall-clock budget: stop training after N "
+                   "minutes (at most --epochs), then finish the run normally (samples, "
+                   "checkpoint, history, export).")
 flags.DEFINE_integer("steps_per_epoch", None, "Batches per epoch (default: one pass).")
 flags.DEFINE_integer("batch_size", None, "Images per batch.")
 flags.DEFINE_integer("latent_dim", None, "Size of the latent vector z.")
@@ -98,7 +101,7 @@ _OVERRIDES = {
     "dataset_b": "data.name_b",
     "data_dir": "data.data_dir", "manual_dir": "data.manual_dir",
     "image_size": "data.image_size", "on_bad_image": "data.on_bad_image",
-    "epochs": "train.epochs",
+    "epochs": "train.epochs", "train_minutes": "train.train_minutes",
     "steps_per_epoch": "train.steps_per_epoch", "batch_size": "data.batch_size",
     "latent_dim": "model.latent_dim", "g_lr": "train.g_lr", "d_lr": "train.d_lr",
     "seed": "train.seed", "precision": "train.precision", "ema": "model.ema_decay",
@@ -113,7 +116,7 @@ _OVERRIDES = {
     "rollback_reseed": "train.rollback_reseed", "max_rollbacks": "train.max_rollbacks",
 }
 # Fields that may change between a run and its resumption.
-_RESUMABLE_CHANGES = ("train.epochs", "callbacks.eval_every", "callbacks.eval_samples",
+_RESUMABLE_CHANGES = ("train.epochs", "train.train_minutes", "callbacks.eval_every", "callbacks.eval_samples",
                       "callbacks.checkpoint_every_steps", "callbacks.keep_checkpoints",
                       "train.strategy", "train.deterministic", "train.on_divergence",
                       "train.rollback_lr_factor", "train.rollback_reseed",
@@ -486,6 +489,8 @@ def train_and_evaluate(config, workdir, restart=False, verbose=1, extra_callback
             next(i for i, c in enumerate(fit_callbacks)
                  if isinstance(c, callbacks.HistoryFile)),
             metric_callbacks.for_config(config, workdir))
+    if train.train_minutes:
+        fit_callbacks.insert(0, callbacks.TimeBudget(train.train_minutes))
     fit_callbacks += list(extra_callbacks or ())
     trackers = state.get("trackers") if state else None
     start, first_step = time.time(), step

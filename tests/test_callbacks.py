@@ -3,6 +3,7 @@
 import json
 import os
 
+import keras
 import numpy as np
 import pytest
 from PIL import Image
@@ -83,3 +84,24 @@ def test_missing_checkpoint_file_is_reported(tmp_path):
     (tmp_path / "checkpoint.json").write_text(json.dumps({"epoch": 2, "file": "gone.h5"}))
     with pytest.raises(callbacks.CheckpointError, match="missing"):
         callbacks.latest(str(tmp_path))
+
+
+def test_time_budget_stops_training_after_the_budget():
+    import time as time_lib
+
+    class Slow(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            time_lib.sleep(0.05)
+
+    gan = small_gan()
+    budget = callbacks.TimeBudget(minutes=0.3 / 60)  # 0.3 s
+    history = gan.fit(image_dataset(64, 8).repeat(), epochs=50, steps_per_epoch=8,
+                      verbose=0, callbacks=[Slow(), budget])
+    assert budget.stopped and 0.3 <= budget.spent_seconds < 3
+    assert 1 <= gan.train_steps < 50 * 8 and len(history.history["d_loss"]) < 50
+    resumed = callbacks.TimeBudget(minutes=1, elapsed_seconds=59.9)
+    gan.fit(image_dataset(64, 8).repeat(), epochs=1, steps_per_epoch=8, verbose=0,
+            callbacks=[resumed])
+    assert resumed.stopped  # a resumed run continues its budget
+    with pytest.raises(ValueError, match="train_minutes"):
+        callbacks.TimeBudget(0)
