@@ -99,7 +99,7 @@ def test_time_budget_stops_training_after_the_budget():
                       verbose=0, callbacks=[Slow(), budget])
     assert budget.stopped and 0.3 <= budget.spent_seconds < 3
     assert 1 <= gan.train_steps < 50 * 8 and len(history.history["d_loss"]) < 50
-    resumed = callbacks.TimeBudget(minutes=1, elapsed_seconds=59.9)
+    resumed = callbacks.TimeBudget(minutes=1, elapsed_seconds=60.0)
     gan.fit(image_dataset(64, 8).repeat(), epochs=1, steps_per_epoch=8, verbose=0,
             callbacks=[resumed])
     assert resumed.stopped  # a resumed run continues its budget
