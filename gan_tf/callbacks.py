@@ -1,106 +1,118 @@
-"""Keras callbacks for GAN training: sample grids, history file, checkpoints.
+"""Keras callbacks for GAN training: sample grids, history, time budget, divergence.
 
-All of them work once per epoch (never per step), reach the GAN through
-`self.model`, and write only under the directories they are given.
+They reach the GAN through `self.model`, write only under the paths they are given
+(any tf.io.gfile path, atomically), and work per epoch unless given step intervals.
+Checkpoints have their own module (gan_tf.checkpoint); its names are re-exported
+here for code written against gan_tf 0.1 (`callbacks.Checkpoint`, `save`, `restore`,
+`latest`, `CheckpointError`...).
 """
 
-import json
-import os
 import re
-import tempfile
 import time
-import warnings
 
 from absl import logging
 import keras
 import numpy as np
 import tensorflow as tf
 
+from gan_tf import checkpoint as checkpoint_lib
+from gan_tf import fileio
 from gan_tf import viz
 
-
-def atomic_write_text(path, text):
-    """Writes a text file so that a crash leaves either the old or the new file."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+ON_DIVERGENCE = ("stop", "rollback")
+ON_EXPLOSION = ("warn", "stop", "rollback")
+_EPOCH_PNG = re.compile(r"epoch_\d+\.png")
 
 
 class SampleGrid(keras.callbacks.Callback):
-    """Saves a grid of generated images from fixed noise after every epoch.
+    """Saves a grid of generated images from fixed noise every epoch (or N epochs/steps).
 
-    Writes `directory/epoch_NNNN.png` (epochs counted from 1), rewrites
-    `directory/progress.gif` from all the epoch PNGs there at the end of training,
-    and, given `log_dir`, logs the grid to TensorBoard as the image "samples".
-    The noise is fixed by `seed`, so the grids of successive epochs compare.
+    Writes `directory/epoch_NNNN.png` (epochs counted from 1) every `every` epochs and
+    after the last one, `directory/step_NNNNNNNNN.png` every `every_steps` training
+    steps when given, and rewrites `directory/progress.gif` from the epoch PNGs at the
+    end of training. Given `log_dir`, it also logs each grid to TensorBoard as the
+    image "samples" in `log_dir/samples` (a folder of its own: TensorBoard follows one
+    event file per folder). The noise is fixed by `seed`, so successive grids compare.
 
     Args:
         directory: folder for the PNGs and the GIF.
         num_images: images per grid (64: an 8x8 grid).
         seed: seed of the fixed latents.
         columns: images per row; default square.
-        labels: class labels for a conditional GAN (default: cycle 0..9).
+        labels: class labels for a conditional GAN (default: every class in turn).
         log_dir: TensorBoard log folder, or None.
-        every: write every `every` epochs (and after the last).
+        every: write every `every` epochs.
+        every_steps: also write every N training steps (0: never).
     """
 
     def __init__(self, directory, num_images=64, seed=0, columns=None, labels=None,
-                 log_dir=None, every=1):
+                 log_dir=None, every=1, every_steps=0):
         super().__init__()
-        self.directory = directory
+        self.directory = str(directory)
         self.num_images = int(num_images)
         self.seed = int(seed)
         self.columns = columns
         self.labels = labels
         self.log_dir = log_dir
         self.every = max(1, int(every))
+        self.every_steps = int(every_steps or 0)
         self._writer = None
+        self._last_steps = None
 
     def on_train_begin(self, logs=None):
-        os.makedirs(self.directory, exist_ok=True)
+        fileio.makedirs(self.directory)
         if self.log_dir and self._writer is None:
-            self._writer = tf.summary.create_file_writer(os.path.join(self.log_dir, "train"))
+            self._writer = tf.summary.create_file_writer(fileio.join(self.log_dir,
+                                                                     "samples"))
+
+    def on_train_batch_end(self, batch, logs=None):
+        if not self.every_steps:
+            return
+        steps = self.model.train_steps
+        last, self._last_steps = self._last_steps, steps
+        if last is not None and steps // self.every_steps > last // self.every_steps:
+            self.write_step(steps)
 
     def on_epoch_end(self, epoch, logs=None):
-        if (epoch + 1) % self.every == 0 and not getattr(self.model, "diverged", None):
+        last = (self.params or {}).get("epochs") == epoch + 1
+        if (epoch + 1) % self.every == 0 or last:
             self.write(epoch + 1)
 
     def on_train_end(self, logs=None):
-        frames = sorted(os.path.join(self.directory, f) for f in os.listdir(self.directory)
-                        if re.fullmatch(r"epoch_\d+\.png", f))
-        viz.save_gif(frames, os.path.join(self.directory, "progress.gif"))
+        frames = [fileio.join(self.directory, f) for f in fileio.listdir(self.directory)
+                  if _EPOCH_PNG.fullmatch(f)]
+        viz.save_gif(frames, fileio.join(self.directory, "progress.gif"))
+
+    def images(self):
+        """The grid's images (float (n, H, W, C) in [-1, 1]) from the current weights."""
+        gan = self.model
+        labels = self.labels if self.labels is not None else gan.sample_labels(
+            self.num_images)
+        return gan.generate(latents=gan.sample_latents(self.num_images, seed=self.seed),
+                            labels=labels)
 
     def write(self, epoch):
         """Generates the grid for `epoch` and writes it; returns the PNG path."""
-        gan = self.model
-        labels = self.labels
-        if gan.conditional and labels is None:
-            labels = np.arange(self.num_images) % 10
-        images = gan.generate(latents=gan.sample_latents(self.num_images, seed=self.seed),
-                              labels=labels)
-        path = os.path.join(self.directory, f"epoch_{epoch:04d}.png")
-        viz.save_image_grid(images, path, columns=self.columns)
+        return self._write(f"epoch_{epoch:04d}.png", epoch)
+
+    def write_step(self, step):
+        """Generates the grid at training step `step` and writes it."""
+        return self._write(f"step_{step:09d}.png", step)
+
+    def _write(self, name, tensorboard_step):
+        grid = viz.image_grid(self.images(), self.columns)
+        path = viz.save_image_grid(grid[None], fileio.join(self.directory, name),
+                                   columns=1)
         if self._writer is not None:
-            grid = viz.image_grid(images, self.columns)
             with self._writer.as_default():
-                tf.summary.image("samples", grid[None], step=epoch)
+                tf.summary.image("samples", grid[None], step=tensorboard_step)
             self._writer.flush()
         return path
 
 
 class TranslationGrid(SampleGrid):
     """SampleGrid for image-to-image models (CycleGAN): fixed inputs and their
-    translations after every epoch.
+    translations.
 
     Each PNG has six rows of `len(images_a)` columns: A, G_AB(A), G_BA(G_AB(A)), then
     B, G_BA(B), G_AB(G_BA(B)); a mid-grey border separates the images (MNIST's
@@ -111,17 +123,17 @@ class TranslationGrid(SampleGrid):
         directory: folder for the PNGs and the GIF.
         images_a: float (n, H, W, C_a) in [-1, 1], fixed A inputs.
         images_b: float (n, H, W, C_b) in [-1, 1], fixed B inputs.
-        log_dir, every: as `SampleGrid`.
+        log_dir, every, every_steps: as `SampleGrid`.
     """
 
-    def __init__(self, directory, images_a, images_b, log_dir=None, every=1):
+    def __init__(self, directory, images_a, images_b, log_dir=None, every=1,
+                 every_steps=0):
         super().__init__(directory, num_images=len(images_a), columns=len(images_a),
-                         log_dir=log_dir, every=every)
+                         log_dir=log_dir, every=every, every_steps=every_steps)
         self.images_a = np.asarray(images_a, np.float32)
         self.images_b = np.asarray(images_b, np.float32)
 
-    def write(self, epoch):
-        """Translates the fixed images for `epoch` and writes the grid; returns its path."""
+    def _write(self, name, tensorboard_step):
         model = self.model
         fake_b = model.translate(self.images_a, "a2b")
         fake_a = model.translate(self.images_b, "b2a")
@@ -131,13 +143,36 @@ class TranslationGrid(SampleGrid):
         images = np.concatenate([np.broadcast_to(r, r.shape[:-1] + (channels,))
                                  for r in rows])
         grid = viz.image_grid(images, self.columns, pad_value=128)
-        path = os.path.join(self.directory, f"epoch_{epoch:04d}.png")
-        viz.save_image_grid(grid[None], path, columns=1)
+        path = viz.save_image_grid(grid[None], fileio.join(self.directory, name),
+                                   columns=1)
         if self._writer is not None:
             with self._writer.as_default():
-                tf.summary.image("samples", grid[None], step=epoch)
+                tf.summary.image("samples", grid[None], step=tensorboard_step)
             self._writer.flush()
         return path
+
+
+class HistoryFile(keras.callbacks.Callback):
+    """Writes each epoch's logs to a JSON file {name: [per-epoch values], "epoch": [...]}
+    (and, given `plot_path`, a PNG of the loss curves), atomically.
+
+    An existing file is continued (a resumed run keeps its earlier epochs); epochs at
+    or after the resumed one are replaced.
+    """
+
+    def __init__(self, path, plot_path=None):
+        super().__init__()
+        self.path = str(path)
+        self.plot_path = plot_path
+        self.state = checkpoint_lib.RunState(history=read_history(self.path))
+
+    @property
+    def history(self):
+        return self.state.history
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.state.record_epoch(epoch + 1, logs)
+        checkpoint_lib.write_history(self.path, self.history, self.plot_path)
 
 
 class TimeBudget(keras.callbacks.Callback):
@@ -169,6 +204,10 @@ class TimeBudget(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         self._start = time.monotonic() - self.elapsed_seconds
 
+    def on_train_end(self, logs=None):
+        self.elapsed_seconds = self.spent_seconds
+        self._start = None
+
     def on_train_batch_end(self, batch, logs=None):
         if time.monotonic() - self._start >= self.seconds:
             self.stopped = True
@@ -180,326 +219,106 @@ class TimeBudget(keras.callbacks.Callback):
         return self.elapsed_seconds if self._start is None else \
             time.monotonic() - self._start
 
-
-class HistoryFile(keras.callbacks.Callback):
-    """Appends each epoch's logs to a JSON file {name: [per-epoch values], "epoch": [...]}.
-
-    An existing file is continued (a resumed run keeps its earlier epochs); epochs at
-    or after the resumed one are replaced. The file is rewritten atomically.
-    """
-
-    def __init__(self, path):
-        super().__init__()
-        self.path = path
-        self.history = read_history(path)
-
-    def on_epoch_end(self, epoch, logs=None):
-        epochs = self.history.setdefault("epoch", [])
-        keep = sum(1 for e in epochs if e < epoch + 1)
-        for key in list(self.history):
-            self.history[key] = self.history[key][:keep]
-        self.history["epoch"].append(epoch + 1)
-        for key, value in (logs or {}).items():
-            self.history.setdefault(key, [None] * keep).append(float(value))
-        for values in self.history.values():  # metrics logged only on some epochs
-            values.extend([None] * (len(self.history["epoch"]) - len(values)))
-        atomic_write_text(self.path, json.dumps(self.history, indent=1))
-
-
-def read_history(path):
-    """Returns the dict in a history.json, {} when there is none.
-
-    Raises:
-        ValueError: the file exists but is not a JSON object of lists.
-    """
-    if not os.path.exists(path):
-        return {}
-    try:
-        with open(path) as f:
-            history = json.load(f)
-        if not isinstance(history, dict) or not all(isinstance(v, list)
-                                                    for v in history.values()):
-            raise ValueError("not a JSON object of lists")
-    except ValueError as error:
-        raise ValueError(f"{path} is corrupt ({error}); move it away or pass --restart") \
-            from error
-    return history
-
-
-class Checkpoint(keras.callbacks.Callback):
-    """Saves the GAN's full training state after every epoch and keeps the last `keep`.
-
-    Each checkpoint `directory/ckpt-NNNN.weights.h5` holds both models, both optimizers'
-    slots (and learning rates), every RNG state (noise, dropout) and the step count;
-    `directory/checkpoint.json` names the latest, its epoch, step, the running means
-    of the epoch in progress and `extra` (e.g. the number of rollbacks). With
-    `every_steps` it also saves `ckpt-NNNN-SSSSSSSSS.weights.h5` in the middle of
-    epoch NNNN every that many steps. Files are written to a temporary name and
-    renamed, so a crash during a save leaves the previous checkpoint intact. A GAN
-    whose weights are not finite is never saved (a diverged run keeps its last good
-    checkpoint).
-
-    `restore_latest(gan, directory)` brings a compiled GAN back to that state.
-    """
-
-    def __init__(self, directory, keep=3, every_steps=0, extra=None):
-        super().__init__()
-        self.directory = directory
-        self.keep = max(1, int(keep))
-        self.every_steps = int(every_steps or 0)
-        self.extra = extra if extra is not None else {}
-        self._epoch = 0
-        self._last_batch = -1   # index of the last step seen in this epoch
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._epoch = epoch
-        self._last_batch = -1
-
-    def on_train_batch_end(self, batch, logs=None):
-        # With steps_per_execution = k, Keras calls this once per k steps (`batch` is
-        # the last step's index): save when a multiple of every_steps was passed.
-        ran, self._last_batch = batch - self._last_batch, batch
-        if not self.every_steps or getattr(self.model, "diverged", None):
-            return
-        if self.params and batch + 1 == self.params.get("steps"):
-            return  # the epoch's end saves this step
-        steps = self.model.train_steps
-        if steps // self.every_steps > (steps - ran) // self.every_steps:
-            save(self.model, self.directory, self._epoch, self.keep, step=steps,
-                 extra=self.extra, mid_epoch=True)
-
-    def on_epoch_end(self, epoch, logs=None):
-        if getattr(self.model, "diverged", None):
-            return
-        save(self.model, self.directory, epoch + 1, self.keep, extra=self.extra)
-
-
-INDEX_FILE = "checkpoint.json"
-_CHECKPOINT_NAME = re.compile(r"ckpt-\d+(-\d+)?\.weights\.h5")
-
-
-def weights_are_finite(gan):
-    """True when every weight of the generator and discriminator is finite (of every
-    network in `gan.networks` for models with more, e.g. CycleGAN)."""
-    networks = getattr(gan, "networks", None) or (gan.generator, gan.discriminator)
-    for variable in [w for network in networks for w in network.weights]:
-        if not np.all(np.isfinite(np.asarray(variable.numpy(), np.float64))):
-            return False
-    return True
-
-
-def tracker_states(gan):
-    """{tracker name: [total, count]}: the running means of the epoch in progress."""
-    return {name: [float(np.asarray(v.numpy())) for v in tracker.variables]
-            for name, tracker in getattr(gan, "_trackers", {}).items()}
-
-
-def set_tracker_states(gan, states):
-    for name, values in (states or {}).items():
-        tracker = gan._trackers.get(name)
-        if tracker is not None and len(tracker.variables) == len(values):
-            for variable, value in zip(tracker.variables, values):
-                variable.assign(value)
-
-
-def save(gan, directory, epoch, keep=3, step=None, extra=None, mid_epoch=False):
-    """Writes a checkpoint of `gan` into `directory`; returns its path (None when the
-    weights are not finite and nothing was written).
-
-    Args:
-        epoch: epochs completed (at an epoch end) or, with `mid_epoch`, the index of
-            the epoch in progress.
-        step: training steps run (default `gan.train_steps`).
-        extra: JSON-able dict stored in the index (e.g. {"rollbacks": 1}).
-        mid_epoch: a checkpoint inside epoch `epoch + 1`; the index records the
-            running means of that epoch so a resumed run logs the same epoch means.
-
-    Raises:
-        CheckpointError: the file cannot be written (full disk, read-only folder);
-            the previous checkpoint is left intact.
-    """
-    step = gan.train_steps if step is None else int(step)
-    if not weights_are_finite(gan):
-        logging.warning("not saving a checkpoint at step %d: the weights are not finite "
-                        "(the last good checkpoint in %s is kept)", step, directory)
-        return None
-    name = (f"ckpt-{epoch + 1:04d}-{step:09d}.weights.h5" if mid_epoch
-            else f"ckpt-{epoch:04d}.weights.h5")
-    path = os.path.join(directory, name)
-    tmp = os.path.join(directory, f".tmp-{name}")
-    try:
-        os.makedirs(directory, exist_ok=True)
-        gan.build_optimizers()  # a checkpoint always holds the optimizers' slots
-        gan.save_weights(tmp)
-        os.replace(tmp, path)
-        entry = {"epoch": epoch, "step": step, "file": name, "extra": dict(extra or {})}
-        if mid_epoch:
-            entry["trackers"] = tracker_states(gan)
-        atomic_write_text(os.path.join(directory, INDEX_FILE), json.dumps(entry, indent=1))
-    except OSError as error:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        found = None
-        try:
-            found = latest(directory)
-        except CheckpointError:
-            pass
-        kept = f"the previous checkpoint {found[1]} is intact" if found else \
-            "no earlier checkpoint exists"
-        raise CheckpointError(
-            f"cannot write checkpoint {path}: {error.strerror or error}; {kept}. Free "
-            "disk space or make the workdir writable, then run the same command again "
-            "to resume") from error
-    old = sorted(f for f in os.listdir(directory) if _CHECKPOINT_NAME.fullmatch(f))
-    for stale in old[:-keep]:
-        if stale != name:
-            os.remove(os.path.join(directory, stale))
-    return path
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint exists but cannot be read; the message names the file and the fix."""
-
-
-def latest_entry(directory):
-    """The index entry of the latest checkpoint: {"epoch", "step", "file", "path",
-    "extra", ["trackers"]}, or None when `directory` has none.
-
-    Raises:
-        CheckpointError: the index or the file it names is missing or unreadable, or
-            checkpoint files exist without an index (never start over silently).
-    """
-    index = os.path.join(directory, INDEX_FILE)
-    if not os.path.exists(index):
-        orphans = sorted(f for f in os.listdir(directory)
-                         if _CHECKPOINT_NAME.fullmatch(f)) if os.path.isdir(directory) else []
-        if orphans:
-            raise CheckpointError(
-                f"{directory} holds {orphans[-1]} but no {INDEX_FILE}; restore the index "
-                "(or move the folder away) to resume, or pass --restart to start over")
-        return None
-    try:
-        with open(index) as f:
-            entry = json.load(f)
-        entry["epoch"], entry["file"] = int(entry["epoch"]), str(entry["file"])
-    except (ValueError, KeyError, TypeError) as error:
-        raise CheckpointError(f"checkpoint index {index} is corrupt ({error}); "
-                              "delete the checkpoints folder or pass --restart") from error
-    path = os.path.join(directory, entry["file"])
-    if not os.path.exists(path):
-        raise CheckpointError(f"{index} names {path}, which is missing; "
-                              "pass --restart to start over")
-    entry["path"] = path
-    entry.setdefault("extra", {})
-    return entry
-
-
-def latest(directory):
-    """Returns (epoch, path) of the latest checkpoint in `directory`, or None.
-
-    Raises:
-        CheckpointError: the index or the file it names is missing or unreadable.
-    """
-    entry = latest_entry(directory)
-    return None if entry is None else (entry["epoch"], entry["path"])
-
-
-def restore(gan, directory):
-    """Loads the latest checkpoint into a compiled `gan`; returns its index entry
-    (see `latest_entry`, with "step" filled in) or None when there is none.
-
-    Raises:
-        CheckpointError: a checkpoint exists but does not load (corrupt, truncated,
-            or from a different model); nothing is loaded partially then.
-    """
-    entry = latest_entry(directory)
-    if entry is None:
-        return None
-    path = entry["path"]
-    gan.build_optimizers()
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            gan.load_weights(path)
-        skipped = [str(w.message) for w in caught if "Skipping" in str(w.message)]
-        if skipped:  # Keras only warns when an optimizer's slots do not match
-            raise ValueError(skipped[0].strip())
-    except Exception as error:  # h5py and Keras raise many types for a bad file
-        older = sorted(f for f in os.listdir(directory)
-                       if _CHECKPOINT_NAME.fullmatch(f) and f != entry["file"])
-        hint = (f" An older checkpoint, {older[-1]}, is there: point {INDEX_FILE} at it "
-                "to resume from it." if older else "")
-        raise CheckpointError(
-            f"cannot restore checkpoint {path}: {type(error).__name__}: "
-            f"{str(error).splitlines()[0] if str(error) else ''}. The file is corrupt or "
-            "from a different model; pass --restart to start over (the old run's "
-            f"files are replaced) or use another --workdir.{hint}") from error
-    if entry.get("step") is None:
-        entry["step"] = gan.train_steps
-    logging.info("restored %s (epoch %d, step %d)", path, entry["epoch"], entry["step"])
-    return entry
-
-
-def restore_latest(gan, directory):
-    """Loads the latest checkpoint into a compiled `gan`.
-
-    Returns:
-        the epoch restored (training continues at this epoch index), or 0 when the
-        directory has no checkpoint.
-
-    Raises:
-        CheckpointError: a checkpoint exists but does not load (corrupt, truncated,
-            or from a different model); nothing is loaded partially then.
-    """
-    entry = restore(gan, directory)
-    return 0 if entry is None else entry["epoch"]
+    @property
+    def exhausted(self):
+        return self.spent_seconds >= self.seconds
 
 
 class DivergenceGuard(keras.callbacks.Callback):
-    """Stops training when d_loss, g_loss (or any logged loss) or a weight is NaN/Inf.
+    """Watches every logged value and the weights for divergence and explosions.
 
-    Keras' TerminateOnNaN watches only "loss"; a GAN logs "d_loss" and "g_loss". The
-    losses are checked after every batch (a non-finite weight makes the next step's
-    losses non-finite), the weights at every epoch end. On divergence it sets
-    `model.diverged` to a dict {"step", "epoch", "reason"} and `model.stop_training`;
-    `Checkpoint` then saves nothing, and the caller stops or rolls back
-    (`gan_tf.train` does either, per `--on_divergence`). It also logs
-    "rollbacks" (the count so far, from `extra`) every epoch.
+    Keras' TerminateOnNaN watches only "loss"; a GAN logs "d_loss", "g_loss" and one
+    value per regulariser ("gp", "r1", "info_loss", CycleGAN's "cycle_loss"...): the
+    guard checks all of them after every batch, and the weights at every epoch end.
+
+    - Divergence: a value or a weight that is NaN/Inf. `diverged` is set to {"step",
+      "epoch", "reason", "kind": "nan"} and training stops (`model.stop_training`); a caller
+      (gan_tf.train) stops the run or rolls back to the last good checkpoint.
+    - Explosion: a finite value beyond +-`loss_limit`, or a discriminator pinned at
+      (near) zero loss while the generator's loss grew over `pinned_steps` checks. Per
+      `on_explosion` it is logged once as a warning with the step ("warn"), or treated
+      as a divergence of kind "explosion" ("stop", "rollback").
+
+    Args:
+        loss_limit: finite values beyond this count as an explosion.
+        on_explosion: "warn", "stop" or "rollback".
+        pinned_steps: checks of a pinned discriminator before it counts.
+        rollbacks: the run's rollbacks so far, logged as "rollbacks" every epoch.
     """
 
-    WATCHED = ("d_loss", "g_loss", "info_loss", "gradient_penalty", "r1")
-
-    def __init__(self, extra=None):
+    def __init__(self, loss_limit=1e6, on_explosion="warn", pinned_steps=200, rollbacks=0):
         super().__init__()
-        self.extra = extra if extra is not None else {}
+        if on_explosion not in ON_EXPLOSION:
+            raise ValueError(f"on_explosion must be one of {', '.join(ON_EXPLOSION)}, "
+                             f"got {on_explosion!r}")
+        self.loss_limit = float(loss_limit)
+        self.on_explosion = on_explosion
+        self.pinned_steps = int(pinned_steps)
+        self.rollbacks = int(rollbacks)
+        self.diverged = None
+        self.explosions = []
         self._epoch = 0
+        self._pinned = 0
+        self._g_start = None
 
     def on_train_begin(self, logs=None):
-        self.model.diverged = None
+        self.diverged = None
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
 
     def on_train_batch_end(self, batch, logs=None):
-        for name in self.WATCHED:
-            if logs and name in logs and not np.isfinite(float(logs[name])):
-                self._diverged(f"{name} is {float(logs[name])}")
+        values = {k: float(np.asarray(v).reshape(-1)[0]) for k, v in (logs or {}).items()
+                  if np.size(v) == 1}
+        for name, value in values.items():
+            if not np.isfinite(value):
+                self._diverge(f"{name} is {value}")
                 return
+        for name, value in values.items():
+            if abs(value) > self.loss_limit:
+                self._explode(f"{name} is {value:.3g}, beyond the limit {self.loss_limit:g} "
+                              "(train.loss_limit)")
+                return
+        self._check_pinned(values)
+
+    def _check_pinned(self, values):
+        d_loss, g_loss = values.get("d_loss"), values.get("g_loss")
+        if d_loss is None or g_loss is None or abs(d_loss) > 1e-4:
+            self._pinned, self._g_start = 0, None
+            return
+        self._pinned += 1
+        self._g_start = g_loss if self._g_start is None else self._g_start
+        if self._pinned >= self.pinned_steps and g_loss > self._g_start:
+            self._explode(f"the discriminator's loss has been {d_loss:.2g} for "
+                          f"{self._pinned} checks while the generator's grew from "
+                          f"{self._g_start:.3g} to {g_loss:.3g}")
+            self._pinned, self._g_start = 0, None
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
-            logs["rollbacks"] = float(self.extra.get("rollbacks", 0))
-        if not self.model.diverged and not weights_are_finite(self.model):
-            self._diverged("a weight is not finite")
+            logs["rollbacks"] = float(self.rollbacks)
+        if not self.diverged and not checkpoint_lib.weights_are_finite(self.model):
+            self._diverge("a weight is not finite")
 
-    def _diverged(self, reason):
-        if self.model.diverged:
+    def _explode(self, reason):
+        step = self.model.train_steps
+        if self.on_explosion != "warn":
+            self._diverge(reason, kind="explosion")
             return
-        self.model.diverged = {"step": self.model.train_steps, "epoch": self._epoch + 1,
-                               "reason": reason}
+        if not self.explosions:
+            logging.warning("training is exploding at step %d (epoch %d): %s. Lower "
+                            "--g_lr/--d_lr, or pass --on_explosion=stop|rollback",
+                            step, self._epoch + 1, reason)
+        self.explosions.append({"step": step, "epoch": self._epoch + 1, "reason": reason})
+
+    def _diverge(self, reason, kind="nan"):
+        if self.diverged:
+            return
+        self.diverged = {"step": self.model.train_steps, "epoch": self._epoch + 1,
+                         "reason": reason, "kind": kind}
         self.model.stop_training = True
         logging.error("training diverged at step %d (epoch %d): %s",
-                      self.model.diverged["step"], self._epoch + 1, reason)
+                      self.diverged["step"], self._epoch + 1, reason)
 
 
 class ModeCollapseMonitor(keras.callbacks.Callback):
@@ -531,12 +350,11 @@ class ModeCollapseMonitor(keras.callbacks.Callback):
         self.best = 0.0
 
     def on_epoch_end(self, epoch, logs=None):
-        gan = self.model
-        if (epoch + 1) % self.every or getattr(gan, "diverged", None):
+        if (epoch + 1) % self.every:
             return
-        labels = np.arange(self.num_samples) % 10 if gan.conditional else None
+        gan = self.model
         images = gan.generate(latents=gan.sample_latents(self.num_samples, seed=self.seed),
-                              labels=labels)
+                              labels=gan.sample_labels(self.num_samples))
         ratio = diversity(images) / max(self.reference, 1e-12)
         if logs is not None:
             logs["diversity"] = ratio
@@ -554,3 +372,74 @@ def diversity(images):
     """Mean over pixels of the per-pixel standard deviation across images (N, ...)."""
     images = np.asarray(images, np.float64)
     return float(np.mean(np.std(images.reshape(len(images), -1), axis=0)))
+
+
+# -- gan_tf 0.1 names of the checkpoint API (now gan_tf.checkpoint) ---------------------
+
+CheckpointError = checkpoint_lib.CheckpointError
+INDEX_FILE = checkpoint_lib.INDEX_FILE
+weights_are_finite = checkpoint_lib.weights_are_finite
+tracker_states = checkpoint_lib.tracker_states
+set_tracker_states = checkpoint_lib.set_tracker_states
+read_history = checkpoint_lib.read_history
+
+
+def atomic_write_text(path, text):
+    """Writes a text file so that a crash leaves either the old or the new file."""
+    fileio.write_atomic(path, text)
+
+
+class Checkpoint(checkpoint_lib.Checkpoint):
+    """`gan_tf.checkpoint.Checkpoint` with gan_tf 0.1's arguments (directory, keep,
+    every_steps, extra={"rollbacks": n})."""
+
+    def __init__(self, directory, keep=3, every_steps=0, extra=None, **kwargs):
+        state = kwargs.pop("state", None) or checkpoint_lib.RunState(
+            rollbacks=int((extra or {}).get("rollbacks", 0)))
+        super().__init__(directory, keep=keep, every_steps=every_steps, state=state,
+                         **kwargs)
+
+
+def save(gan, directory, epoch, keep=3, step=None, extra=None, mid_epoch=False):
+    """Writes a checkpoint of `gan` (gan_tf 0.1's call); returns its path or None."""
+    step = gan.train_steps if step is None else int(step)
+    state = checkpoint_lib.RunState(
+        epoch=int(epoch), step=step, rollbacks=int((extra or {}).get("rollbacks", 0)),
+        steps_per_epoch=(step + 1 if mid_epoch else 0),
+        trackers=checkpoint_lib.tracker_states(gan) if mid_epoch else None)
+    return checkpoint_lib.CheckpointManager(directory, keep).save(gan, state)
+
+
+def latest_entry(directory):
+    """{"epoch", "step", "file", "path", "extra", ["trackers"]} of the latest
+    checkpoint, or None."""
+    found = checkpoint_lib.CheckpointManager(directory).latest()
+    if found is None:
+        return None
+    state, path = found
+    entry = {"epoch": state.epoch, "step": state.step, "path": path,
+             "file": str(path).rsplit("/", 1)[-1], "extra": {"rollbacks": state.rollbacks}}
+    if state.trackers:
+        entry["trackers"] = state.trackers
+    return entry
+
+
+def latest(directory):
+    """(epoch, path) of the latest checkpoint in `directory`, or None."""
+    entry = latest_entry(directory)
+    return None if entry is None else (entry["epoch"], entry["path"])
+
+
+def restore(gan, directory):
+    """Loads the latest checkpoint into a compiled `gan`; returns its `latest_entry`
+    dict, or None when there is none."""
+    if checkpoint_lib.CheckpointManager(directory).restore(gan) is None:
+        return None
+    return latest_entry(directory)
+
+
+def restore_latest(gan, directory):
+    """Loads the latest checkpoint; returns its epoch (0 when there is none)."""
+    entry = restore(gan, directory)
+    return 0 if entry is None else entry["epoch"]
+

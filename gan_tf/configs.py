@@ -1,10 +1,17 @@
-"""Named presets: one per tutorial setup, plus the default.
+"""Configs as plain data: named presets, one per tutorial setup, plus the default.
 
 A config is a frozen tree of dataclasses; each builder gets only its slice
 (`config.data` -> `data.load`, `config.model` -> the two models, `config.train` ->
-optimizers, loss and fit). `get(name)` returns a preset, `override(config, **fields)`
-returns a copy with dotted fields replaced ("train.epochs", "data.batch_size"),
-`quick(config)` shrinks any preset to run in seconds (tests, notebooks' smoke mode).
+optimizers, loss and fit, `config.callbacks` -> what the run writes). `get(name)`
+returns a preset, `override(config, **{"train.epochs": 3})` a copy with dotted fields
+replaced, `override_from_strings(config, ["train.beta_1=0.7"])` the same from command
+line text, `quick(config)` shrinks any preset to run in seconds (tests, notebooks).
+
+Each field says what it is in its metadata: "help" (the command line's help text),
+"flag" (its short command-line flag, if any), "resumable" (a run may be resumed with
+another value), and the rule its value obeys ("min", "gt", "choices"), checked when a
+config is made. Names of losses, model families and datasets are checked by the code
+that builds them (`gan_tf.tasks.check`), not repeated here.
 
 Presets (the tutorials' own hyper-parameters where they give them; docs/fidelity.md
 says where they do not):
@@ -44,78 +51,197 @@ says where they do not):
 
 import dataclasses
 import json
+import typing
 from typing import Optional
 
-# "auto": mixed_bfloat16 on CPUs with AVX-512 BF16 / AMX, mixed_float16 on GPUs with
-# tensor cores, float32 elsewhere (gan_tf.precision.resolve).
-PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
+from absl import logging
+
+from gan_tf import distribute
+from gan_tf import precision
+from gan_tf.callbacks import ON_DIVERGENCE
+from gan_tf.callbacks import ON_EXPLOSION
+
+PRECISIONS = precision.PRECISIONS    # gan_tf 0.1 names
+STRATEGIES = distribute.STRATEGIES
 OPTIMIZERS = ("adam", "rmsprop")
-STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
-ON_DIVERGENCE = ("stop", "rollback")
 # train.loss_kwargs of an image-to-image family that go to CycleGAN.compile, not the loss
 CYCLE_LOSS_KEYS = ("cycle_weight", "identity_weight")
 
 
-@dataclasses.dataclass(frozen=True)
-class DataConfig:
-    name: str = "mnist_sample"
-    name_b: Optional[str] = None       # second, unpaired dataset (image-to-image models)
-    split: str = "train"
-    batch_size: int = 64
-    image_size: Optional[int] = None
-    data_dir: Optional[str] = None
-    manual_dir: Optional[str] = None   # original files for offline use (data.load)
-    on_bad_image: str = "fail"         # or "skip" unreadable image files
+def _field(default, help_text, flag=None, resumable=False, factory=None, **rule):
+    metadata = {"help": help_text, "flag": flag, "resumable": resumable, **rule}
+    if factory is not None:
+        return dataclasses.field(default_factory=factory, metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+class _Checked:
+    """Checks every field's rule ("min", "gt", "choices") when a section is made."""
+
+    def __post_init__(self):
+        for field in dataclasses.fields(self):
+            value, rule = getattr(self, field.name), field.metadata
+            if value is None:
+                continue
+            bad = (("min" in rule and value < rule["min"])
+                   or ("gt" in rule and not value > rule["gt"])
+                   or ("lt" in rule and not value < rule["lt"])
+                   or ("max" in rule and value > rule["max"])
+                   or ("choices" in rule and value not in rule["choices"]))
+            if bad:
+                flag = rule.get("flag") or field.name
+                raise ValueError(f"{flag} must be {_rule_text(rule)}, got {value!r}")
+
+
+def _rule_text(rule):
+    if "choices" in rule:
+        return "one of " + ", ".join(rule["choices"])
+    parts = []
+    if "min" in rule:
+        parts.append(f">= {rule['min']}")
+    if "gt" in rule:
+        parts.append(f"> {rule['gt']}")
+    if "lt" in rule:
+        parts.append(f"< {rule['lt']}")
+    if "max" in rule:
+        parts.append(f"<= {rule['max']}")
+    return " and ".join(parts)
 
 
 @dataclasses.dataclass(frozen=True)
-class ModelConfig:
-    family: str = "dcgan"                        # generator family (models.families())
-    discriminator_family: Optional[str] = None   # None: same as `family`
-    latent_dim: int = 100
-    latent_distribution: str = "normal"          # "normal" or "uniform"
-    generator: dict = dataclasses.field(default_factory=dict)      # constructor kwargs
-    discriminator: dict = dataclasses.field(default_factory=dict)  # constructor kwargs
-    ema_decay: Optional[float] = None    # sample from an EMA of G's weights (e.g. 0.999)
-    augment: Optional[str] = None        # DiffAugment policy, e.g. "color,translation,cutout"
+class DataConfig(_Checked):
+    name: str = _field("mnist_sample", "Dataset: a gan_tf.data name or folder:PATH "
+                       "(docs/data.md).", flag="dataset")
+    name_b: Optional[str] = _field(None, "Second, unpaired dataset of an image-to-image "
+                                   "model (--config=cyclegan): a --dataset name, "
+                                   "optionally ending in _inverted.", flag="dataset_b")
+    split: str = _field("train", "Split of the dataset to train on.")
+    batch_size: int = _field(64, "Images per batch.", flag="batch_size", min=1)
+    image_size: Optional[int] = _field(None, "Resize images to this size (square).",
+                                       flag="image_size", min=1)
+    data_dir: Optional[str] = _field(None, "tfds data directory holding prepared "
+                                     "datasets.", flag="data_dir")
+    manual_dir: Optional[str] = _field(None, "Folder with a dataset's original files for "
+                                       "offline use (MNIST/Fashion-MNIST IDX files, "
+                                       "CelebA's aligned images).", flag="manual_dir")
+    on_bad_image: str = _field("fail", "Unreadable image files in a folder or CelebA: "
+                               "fail or skip.", flag="on_bad_image",
+                               choices=("fail", "skip"))
 
 
 @dataclasses.dataclass(frozen=True)
-class TrainConfig:
-    epochs: int = 20
-    steps_per_epoch: Optional[int] = None        # None: one pass over the data
-    train_minutes: Optional[float] = None        # wall-clock budget; None: epochs only
-    g_lr: float = 2e-4
-    d_lr: float = 2e-4
-    beta_1: float = 0.5
-    beta_2: float = 0.999
-    loss: str = "non_saturating"
-    loss_kwargs: dict = dataclasses.field(default_factory=dict)
-    optimizer: str = "adam"                  # "adam" or "rmsprop" (WGAN)
-    grad_clip_norm: Optional[float] = None   # clip each model's global gradient norm
-    seed: int = 0
-    precision: str = "float32"
-    deterministic: bool = False        # tf.config.experimental.enable_op_determinism()
-    jit_compile: bool = False          # XLA-compile the train step (GAN.compile)
-    steps_per_execution: int = 1       # train steps per call from fit's Python loop
-    strategy: str = "default"          # default, mirrored, multi_worker, tpu
-    on_divergence: str = "stop"        # NaN/Inf loss or weights: "stop" or "rollback"
-    rollback_lr_factor: float = 0.5    # learning rates are multiplied by this per rollback
-    rollback_reseed: bool = True       # a rollback also moves the noise to a new seed
-    max_rollbacks: int = 3             # then stop
+class ModelConfig(_Checked):
+    family: str = _field("dcgan", "Model family of both networks (gan_tf.models).",
+                         flag="model")
+    discriminator_family: Optional[str] = _field(None, "Discriminator family, if not "
+                                                 "the generator's.")
+    latent_dim: int = _field(100, "Size of the latent vector z (noise + any codes).",
+                             flag="latent_dim", min=1)
+    latent_distribution: str = _field("normal", "Latent noise: normal N(0, 1) or "
+                                      "uniform U(-1, 1).", choices=("normal", "uniform"))
+    generator: dict = _field(None, "Generator constructor arguments (JSON).",
+                             factory=dict)
+    discriminator: dict = _field(None, "Discriminator constructor arguments (JSON).",
+                                 factory=dict)
+    ema_decay: Optional[float] = _field(None, "Sample from an exponential moving average "
+                                        "of the generator's weights with this decay "
+                                        "(e.g. 0.999).", flag="ema", gt=0, lt=1)
+    augment: Optional[str] = _field(None, "DiffAugment policy for the discriminator's "
+                                    "inputs, e.g. color,translation,cutout.",
+                                    flag="augment")
 
 
 @dataclasses.dataclass(frozen=True)
-class CallbacksConfig:
-    num_samples: int = 64          # images in each epoch's grid
-    sample_columns: Optional[int] = None  # images per row of the grid; None: square
-    sample_every: int = 1          # epochs between grids
-    keep_checkpoints: int = 3
-    eval_every: int = 0            # epochs between FID/KID evaluations; 0: never
-    eval_samples: int = 5000       # real and generated images per evaluation
-    checkpoint_every_steps: int = 0  # also checkpoint every N steps (0: epoch ends only)
-    collapse_every: int = 1        # epochs between mode-collapse checks (0: never)
-    collapse_threshold: float = 0.1  # warn when sample diversity / data diversity < this
+class TrainConfig(_Checked):
+    epochs: int = _field(20, "Epochs to train (total, counting resumed ones).",
+                         flag="epochs", resumable=True, min=1)
+    steps_per_epoch: Optional[int] = _field(None, "Training steps per epoch (default: "
+                                            "one pass over the data).",
+                                            flag="steps_per_epoch", min=1)
+    train_minutes: Optional[float] = _field(None, "Wall-clock budget: stop training "
+                                            "after N minutes (at most --epochs), then "
+                                            "finish the run normally.",
+                                            flag="train_minutes", resumable=True, gt=0)
+    g_lr: float = _field(2e-4, "Generator learning rate.", flag="g_lr", gt=0)
+    d_lr: float = _field(2e-4, "Discriminator learning rate.", flag="d_lr", gt=0)
+    beta_1: float = _field(0.5, "Adam beta_1 of both optimizers.", min=0, max=1)
+    beta_2: float = _field(0.999, "Adam beta_2 of both optimizers.", min=0, max=1)
+    loss: str = _field("non_saturating", "Adversarial loss (gan_tf.losses).", flag="loss")
+    loss_kwargs: dict = _field(None, "Arguments of the loss (JSON), e.g. "
+                               "{\"d_steps\": 5}.", factory=dict)
+    optimizer: str = _field("adam", "Optimizer of both networks.", flag="optimizer",
+                            choices=OPTIMIZERS)
+    grad_clip_norm: Optional[float] = _field(None, "Clip each network's global gradient "
+                                             "norm.", flag="grad_clip_norm", gt=0)
+    seed: int = _field(0, "Seed for weights, noise and data order.", flag="seed")
+    precision: str = _field("float32", "Compute precision: auto (bf16 on CPUs with "
+                            "AVX-512 BF16 / AMX and GPUs of compute capability >= 8.0, "
+                            "fp16 on 7.x, else float32), float32, mixed_bfloat16, "
+                            "mixed_float16 (docs/performance.md).", flag="precision",
+                            choices=precision.PRECISIONS)
+    deterministic: bool = _field(False, "TensorFlow op determinism: bit-exact reruns "
+                                 "and resumptions (slower on GPUs).", flag="deterministic",
+                                 resumable=True)
+    jit_compile: bool = _field(False, "XLA-compile the training step.", flag="jit_compile",
+                               resumable=True)
+    steps_per_execution: int = _field(1, "Training steps per call from fit's Python "
+                                      "loop; > 1 saves per-step overhead on small models.",
+                                      flag="steps_per_execution", resumable=True, min=1)
+    strategy: str = _field("default", "tf.distribute strategy: default, mirrored, "
+                           "multi_worker (TF_CONFIG), tpu (docs/distributed.md).",
+                           flag="strategy", resumable=True, choices=distribute.STRATEGIES)
+    on_divergence: str = _field("stop", "A NaN/Inf loss or weight: stop (exit 3) or roll "
+                                "back to the last good checkpoint with lower learning "
+                                "rates.", flag="on_divergence", resumable=True,
+                                choices=ON_DIVERGENCE)
+    loss_limit: float = _field(1e6, "A logged loss beyond +-this (finite) counts as an "
+                               "explosion.", resumable=True, gt=0)
+    on_explosion: str = _field("warn", "An exploding loss, or a discriminator pinned at "
+                               "zero loss while the generator's grows: warn, stop or "
+                               "rollback.", flag="on_explosion", resumable=True,
+                               choices=ON_EXPLOSION)
+    rollback_lr_factor: float = _field(0.5, "Multiply both learning rates by this at each "
+                                       "rollback.", flag="rollback_lr_factor",
+                                       resumable=True, gt=0, max=1)
+    rollback_reseed: bool = _field(True, "Move the noise to a new seed at each rollback.",
+                                   flag="rollback_reseed", resumable=True)
+    max_rollbacks: int = _field(3, "Stop after this many rollbacks.", flag="max_rollbacks",
+                                resumable=True, min=0)
+
+
+@dataclasses.dataclass(frozen=True)
+class CallbacksConfig(_Checked):
+    num_samples: int = _field(64, "Images in each sample grid.", min=1)
+    sample_columns: Optional[int] = _field(None, "Images per row of the grid (None: "
+                                           "square).", min=1)
+    sample_every: int = _field(1, "Epochs between sample grids.", resumable=True, min=1)
+    sample_every_steps: int = _field(0, "Also write a sample grid every N training steps "
+                                     "(0: never).", flag="sample_every_steps",
+                                     resumable=True, min=0)
+    log_every_steps: int = _field(0, "Also log the losses to TensorBoard every N training "
+                                  "steps (0: per epoch only).", flag="log_every_steps",
+                                  resumable=True, min=0)
+    keep_checkpoints: int = _field(3, "Keep the last N checkpoints.",
+                                   flag="keep_checkpoints", resumable=True, min=1)
+    eval_every: int = _field(0, "Every N epochs compute FID and KID with the bundled "
+                             "classifier (MNIST-like data), log them, plot metrics.png "
+                             "and keep checkpoints/best.weights.h5 (0: never).",
+                             flag="eval_every", resumable=True, min=0)
+    eval_samples: int = _field(5000, "Real and generated images per evaluation.",
+                               resumable=True, min=10)
+    checkpoint_every_steps: int = _field(0, "Also checkpoint every N training steps "
+                                         "inside an epoch (0: only at epoch ends).",
+                                         flag="checkpoint_every_steps", resumable=True,
+                                         min=0)
+    collapse_every: int = _field(1, "Epochs between mode-collapse checks (0: never).",
+                                 resumable=True, min=0)
+    collapse_threshold: float = _field(0.1, "Warn when the samples' diversity falls "
+                                       "under this fraction of the data's.",
+                                       resumable=True, gt=0)
+
+
+SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig,
+            "callbacks": CallbacksConfig}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -135,21 +261,28 @@ class Config:
     @classmethod
     def from_dict(cls, d):
         """Inverse of `to_dict`; unknown keys raise ValueError."""
-        sections = {f.name: f.type for f in dataclasses.fields(cls)}
         kwargs = {}
         for key, value in d.items():
-            if key not in sections:
+            if key != "preset" and key not in SECTIONS:
                 raise ValueError(f"unknown config section {key!r}")
             if isinstance(value, dict):
-                section_cls = {"data": DataConfig, "model": ModelConfig,
-                               "train": TrainConfig, "callbacks": CallbacksConfig}[key]
-                known = {f.name for f in dataclasses.fields(section_cls)}
+                known = {f.name for f in dataclasses.fields(SECTIONS[key])}
                 unknown = set(value) - known
                 if unknown:
                     raise ValueError(f"unknown {key} fields {sorted(unknown)}")
-                value = section_cls(**value)
+                value = SECTIONS[key](**value)
             kwargs[key] = value
         return cls(**kwargs)
+
+
+def fields():
+    """[(dotted name, dataclasses.Field, type)] of every config field, in order."""
+    found = []
+    for section, cls in SECTIONS.items():
+        hints = typing.get_type_hints(cls)
+        for field in dataclasses.fields(cls):
+            found.append((f"{section}.{field.name}", field, hints[field.name]))
+    return found
 
 
 def _default():
@@ -360,22 +493,144 @@ def get(name="default"):
     return _PRESETS[name]()
 
 
+# Choosing another model family or loss drops the preset's options of the old one: a
+# wgan preset's clip_value means nothing to the hinge loss.
+_RESETS = {"model.family": ("model.discriminator_family", "model.generator",
+                            "model.discriminator"),
+           "train.loss": ("train.loss_kwargs",)}
+
+
 def override(config, **fields):
     """Returns `config` with dotted fields replaced, e.g. override(c, **{"train.epochs": 3}).
 
+    A new `model.family` or `train.loss` also resets the options that belonged to the
+    old one (the models' and the loss's keyword arguments), unless they are given too.
+
     Raises:
-        ValueError: an unknown field.
+        ValueError: an unknown field, or a value its rule refuses.
     """
+    fields = dict(fields)
+    for key, dependents in _RESETS.items():
+        section, name = key.split(".")
+        if key in fields and fields[key] != getattr(getattr(config, section), name):
+            dropped = {d: _empty(config, d) for d in dependents if d not in fields}
+            changed = {d: v for d, v in dropped.items() if _get(config, d) != v}
+            if changed:
+                logging.info("%s=%s replaces %s and its options %s", name, fields[key],
+                             _get(config, key), ", ".join(
+                                 f"{d.split('.')[1]}={_get(config, d)!r}" for d in changed))
+            fields = {**dropped, **fields}
     sections = {}
     for dotted, value in fields.items():
         section, _, name = dotted.partition(".")
-        if not name or not hasattr(config, section) or not hasattr(getattr(config, section), name):
-            raise ValueError(f"unknown config field {dotted!r}")
+        if section not in SECTIONS or name not in {
+                f.name for f in dataclasses.fields(SECTIONS[section])}:
+            raise ValueError(f"unknown config field {dotted!r}; see --helpconfig")
         sections.setdefault(section, {})[name] = value
     for section, values in sections.items():
         config = dataclasses.replace(
             config, **{section: dataclasses.replace(getattr(config, section), **values)})
     return config
+
+
+def _get(config, dotted):
+    section, name = dotted.split(".")
+    return getattr(getattr(config, section), name)
+
+
+def _empty(config, dotted):
+    return {} if isinstance(_get(config, dotted), dict) else None
+
+
+def override_from_strings(config, assignments):
+    """`override` from "section.field=value" texts (the command line's --set).
+
+    Values are parsed by the field's type: numbers, true/false, none, JSON for dicts
+    and lists; a key below a dict field sets one entry
+    ("model.generator.base_channels=16").
+
+    Raises:
+        ValueError: a malformed assignment, an unknown field or a value that does not
+            parse as the field's type; the message names the assignment.
+    """
+    types = {name: hint for name, _, hint in fields()}
+    updates = {}
+    for text in assignments:
+        dotted, sep, raw = str(text).partition("=")
+        dotted = dotted.strip().removeprefix("config.")
+        parts = dotted.split(".")
+        if not sep or len(parts) < 2:
+            raise ValueError(f"--set {text!r}: write section.field=value, e.g. "
+                             "train.beta_1=0.7")
+        field = ".".join(parts[:2])
+        if field not in types:
+            raise ValueError(f"--set {text!r}: unknown config field {field!r}; see "
+                             "--helpconfig")
+        try:
+            if len(parts) > 2:  # one entry of a dict field
+                if typing.get_origin(types[field]) is not None or types[field] is not dict:
+                    raise ValueError(f"{field} is not a dict")
+                entries = dict(updates.get(field, _get(config, field)) or {})
+                entries[".".join(parts[2:])] = _parse_literal(raw)
+                updates[field] = entries
+            else:
+                updates[field] = parse_value(raw, types[field])
+        except ValueError as error:
+            raise ValueError(f"--set {text!r}: {error}") from None
+    return override(config, **updates)
+
+
+def parse_value(text, hint):
+    """Parses command-line `text` as a value of type `hint` (int, float, bool, str,
+    dict, tuple, Optional[...]).
+
+    Raises:
+        ValueError: `text` is not such a value.
+    """
+    text = str(text).strip()
+    if typing.get_origin(hint) is typing.Union:  # Optional[X]
+        if text.lower() in ("none", "null", ""):
+            return None
+        hint = next(a for a in typing.get_args(hint) if a is not type(None))
+    if hint is bool:
+        lowered = text.lower()
+        if lowered in ("true", "1", "yes"):
+            return True
+        if lowered in ("false", "0", "no"):
+            return False
+        raise ValueError(f"expected true or false, got {text!r}")
+    if hint in (int, float):
+        try:
+            return hint(text)
+        except ValueError:
+            raise ValueError(f"expected {hint.__name__}, got {text!r}") from None
+    if hint is str:
+        return text
+    value = _parse_literal(text)
+    if hint is dict and not isinstance(value, dict):
+        raise ValueError(f"expected a JSON object, got {text!r}")
+    return _lists_to_tuples(value)
+
+
+def _parse_literal(text):
+    try:
+        return _lists_to_tuples(json.loads(text))
+    except ValueError:
+        return text  # a bare word: a string
+
+
+def resumable_fields():
+    """Dotted names of the fields a run may be resumed with other values of."""
+    return tuple(name for name, field, _ in fields() if field.metadata.get("resumable"))
+
+
+def identity(config):
+    """The config without its resumable fields: what must match to resume a run."""
+    values = json.loads(json.dumps(config.to_dict()))  # tuples -> lists
+    for dotted in resumable_fields():
+        section, name = dotted.split(".")
+        values.get(section, {}).pop(name, None)
+    return values
 
 
 def from_json_file(path):
@@ -384,14 +639,17 @@ def from_json_file(path):
     Raises:
         ValueError: the file is unreadable, not a config, or has unknown fields.
     """
+    from gan_tf import fileio
+
     try:
-        with open(path) as f:
-            recorded = json.load(f)
+        recorded = json.loads(fileio.read_text(path))
         if not isinstance(recorded, dict):
             raise ValueError("not a JSON object")
         return Config.from_dict(_lists_to_tuples(recorded))
-    except (OSError, ValueError, TypeError) as error:
-        raise ValueError(f"cannot read the config {path}: {error}") from error
+    except Exception as error:  # noqa: BLE001 - gfile, JSON and field errors alike
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else \
+            type(error).__name__
+        raise ValueError(f"cannot read the config {path}: {reason}") from error
 
 
 def _lists_to_tuples(value):
@@ -405,120 +663,19 @@ def _lists_to_tuples(value):
 def quick(config):
     """Shrinks any config to run in seconds: 2 epochs of 3 steps, batch 16, 16 samples."""
     return override(config, **{
-        "train.epochs": 2, "train.steps_per_epoch": 3,
+        "train.epochs": 2, "train.steps_per_epoch": 3, "train.train_minutes": None,
         "data.batch_size": min(config.data.batch_size, 16),
         "callbacks.num_samples": 16})
 
 
-def _validate_translation(config):
-    """The checks of an image-to-image (CycleGAN) config; raises ValueError."""
-    from gan_tf import data, losses
-
-    family = config.model.family
-    if config.model.discriminator_family not in (None, family):
-        raise ValueError(f"model {family} trains its own discriminators; "
-                         f"discriminator_family must be unset, got "
-                         f"{config.model.discriminator_family!r}")
-    if not config.data.name_b:
-        raise ValueError(f"model {family} needs a second, unpaired dataset: pass "
-                         f"--dataset_b (data.name_b), e.g. mnist_sample_inverted")
-    data.check_unpaired_name(config.data.name, "dataset (data.name)")
-    data.check_unpaired_name(config.data.name_b, "second dataset (data.name_b)")
-    kwargs = dict(config.train.loss_kwargs)
-    for key in CYCLE_LOSS_KEYS:
-        if key in kwargs and not kwargs.pop(key) >= 0:
-            raise ValueError(f"{key} must be >= 0, got {config.train.loss_kwargs[key]!r}")
-    loss = losses.get(config.train.loss, **kwargs)
-    if loss.regularizers or loss.code_dim or loss.d_steps != 1:
-        raise ValueError(f"model {family} takes a plain adversarial loss (one D step, no "
-                         f"regularisers or codes), got {config.train.loss!r} with "
-                         f"{config.train.loss_kwargs}")
-    if config.callbacks.eval_every:
-        raise ValueError(f"eval_every does not apply to model {family} (it samples no "
-                         f"latents); measure translations as docs/variants.md shows")
-    if config.model.ema_decay is not None or config.model.augment:
-        raise ValueError(f"ema and augment are options of the latent GANs, not of "
-                         f"model {family}")
-
-
 def validate(config):
-    """Checks values a user can get wrong; returns the config.
+    """Checks the names in `config` (loss, model families, dataset, augmentation...) by
+    building what they name (gan_tf.tasks.check); returns the config.
 
     Raises:
         ValueError: with a one-line reason echoing the bad value.
     """
-    from gan_tf import data, losses, models
+    from gan_tf import tasks
 
-    checks = [
-        (config.train.epochs >= 1, f"epochs must be >= 1, got {config.train.epochs}"),
-        (config.data.batch_size >= 1, f"batch_size must be >= 1, got {config.data.batch_size}"),
-        (config.train.steps_per_epoch is None or config.train.steps_per_epoch >= 1,
-         f"steps_per_epoch must be >= 1, got {config.train.steps_per_epoch}"),
-        (config.train.train_minutes is None or config.train.train_minutes > 0,
-         f"train_minutes must be > 0, got {config.train.train_minutes}"),
-        (config.train.steps_per_execution >= 1,
-         f"steps_per_execution must be >= 1, got {config.train.steps_per_execution}"),
-        (config.model.latent_dim >= 1,
-         f"latent_dim must be >= 1, got {config.model.latent_dim}"),
-        (config.train.g_lr > 0, f"g_lr must be > 0, got {config.train.g_lr}"),
-        (config.train.d_lr > 0, f"d_lr must be > 0, got {config.train.d_lr}"),
-        (config.train.precision in PRECISIONS,
-         f"precision must be one of {', '.join(PRECISIONS)}, got {config.train.precision!r}"),
-        (config.model.latent_distribution in ("normal", "uniform"),
-         f"latent_distribution must be normal or uniform, got "
-         f"{config.model.latent_distribution!r}"),
-    ]
-    checks += [
-        (config.train.optimizer in OPTIMIZERS,
-         f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {config.train.optimizer!r}"),
-        (config.train.grad_clip_norm is None or config.train.grad_clip_norm > 0,
-         f"grad_clip_norm must be > 0, got {config.train.grad_clip_norm}"),
-        (config.model.ema_decay is None or 0 < config.model.ema_decay < 1,
-         f"ema must be in (0, 1), got {config.model.ema_decay}"),
-    ]
-    train, cb = config.train, config.callbacks
-    checks += [
-        (train.strategy in STRATEGIES,
-         f"strategy must be one of {', '.join(STRATEGIES)}, got {train.strategy!r}"),
-        (train.on_divergence in ON_DIVERGENCE, f"on_divergence must be one of "
-         f"{', '.join(ON_DIVERGENCE)}, got {train.on_divergence!r}"),
-        (0 < train.rollback_lr_factor <= 1,
-         f"rollback_lr_factor must be in (0, 1], got {train.rollback_lr_factor}"),
-        (train.max_rollbacks >= 0, f"max_rollbacks must be >= 0, got {train.max_rollbacks}"),
-        (cb.checkpoint_every_steps >= 0,
-         f"checkpoint_every_steps must be >= 0, got {cb.checkpoint_every_steps}"),
-        (cb.keep_checkpoints >= 1,
-         f"keep_checkpoints must be >= 1, got {cb.keep_checkpoints}"),
-        (cb.collapse_every >= 0, f"collapse_every must be >= 0, got {cb.collapse_every}"),
-    ]
-    for ok, message in checks:
-        if not ok:
-            raise ValueError(message)
-    from gan_tf import augment
-    augment.parse_policy(config.model.augment)
-    models.get(config.model.family)
-    models.get(config.model.discriminator_family or config.model.family)
-    if models.is_translation(config.model.family):
-        _validate_translation(config)
-    else:
-        if models.is_translation(config.model.discriminator_family or config.model.family):
-            raise ValueError(f"discriminator_family {config.model.discriminator_family!r} "
-                             f"is an image-to-image family; it needs --model of its own")
-        losses.get(config.train.loss, **config.train.loss_kwargs)
-        data.check_name(config.data.name)  # a names() entry or folder:PATH
-    if config.callbacks.eval_every:
-        from gan_tf.metrics import features
-
-        if config.callbacks.eval_every < 0:
-            raise ValueError(f"eval_every must be >= 0, got {config.callbacks.eval_every}")
-        if config.data.name not in features.CLASSIFIER_FOR_DATASET:
-            raise ValueError(
-                f"eval_every needs a bundled classifier for the dataset; there is none "
-                f"for {config.data.name!r} (only {', '.join(features.CLASSIFIERS)}); "
-                "evaluate afterwards with python -m gan_tf.evaluate --extractor=inception")
-    if config.data.image_size is not None and config.data.image_size < 1:
-        raise ValueError(f"image_size must be >= 1, got {config.data.image_size}")
-    if config.data.on_bad_image not in data.ON_BAD_IMAGE:
-        raise ValueError(f"on_bad_image must be one of {', '.join(data.ON_BAD_IMAGE)}, "
-                         f"got {config.data.on_bad_image!r}")
+    tasks.check(config)
     return config

@@ -24,38 +24,20 @@ The reference code's pool of 50 earlier fakes for the discriminator is not used:
 the discriminators see the current fakes, as in the other GANs of this library.
 """
 
-import json
-import os
-
 import keras
 import numpy as np
 import tensorflow as tf
 
 from gan_tf import losses
-from gan_tf.gan import _Holder, _loss_scaled, one_iterator_per_fit
+from gan_tf.adversarial import EXPORT_METADATA  # noqa: F401 (public name)
+from gan_tf.adversarial import AdversarialModel
 
-EXPORT_METADATA = "gan_tf_export.json"
 DIRECTIONS = ("a2b", "b2a")
-_STEPS_KEY = "train_steps"
-
-
-def l1_loss(images, targets):
-    """Mean absolute error, the cycle and identity loss of CycleGAN.
-
-    loss = mean(|images - targets|)
-
-    Args:
-        images: float (batch, H, W, C).
-        targets: same shape.
-
-    Returns:
-        float32 scalar, >= 0.
-    """
-    return tf.reduce_mean(tf.abs(tf.cast(images, tf.float32) - tf.cast(targets, tf.float32)))
+l1_loss = losses.cycle_consistency_loss  # the name of gan_tf 0.1
 
 
 @keras.saving.register_keras_serializable(package="gan_tf")
-class CycleGAN(keras.Model):
+class CycleGAN(AdversarialModel):
     """Two generators and two discriminators trained on unpaired batches by `fit`.
 
     Args:
@@ -80,30 +62,16 @@ class CycleGAN(keras.Model):
         TypeError: a network is not a Keras model.
     """
 
+    NETWORKS = ("g_ab", "g_ba", "d_a", "d_b")
+    DEFAULT_LOSS = "least_squares"
+
     def __init__(self, g_ab, g_ba, d_a, d_b, **kwargs):
         super().__init__(**kwargs)
-        for role, model in (("g_ab", g_ab), ("g_ba", g_ba), ("d_a", d_a), ("d_b", d_b)):
-            if not isinstance(model, keras.layers.Layer):
-                raise TypeError(f"{role} must be a Keras model, got {type(model).__name__}")
-        self.g_ab, self.g_ba, self.d_a, self.d_b = g_ab, g_ba, d_a, d_b
-        # Training steps run so far (saved with the weights): the data position of a
-        # resumed run and the step count of mid-epoch checkpoints.
-        self._steps = _Holder(tf.Variable(
-            0, dtype=tf.int64, trainable=False, name="train_steps",
-            aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA))
-        self.gan_loss = None
+        self._set_networks(g_ab=g_ab, g_ba=g_ba, d_a=d_a, d_b=d_b)
         self.cycle_weight = 10.0
         self.identity_weight = 5.0
-        self._trackers = {}
-        if all(m.built for m in self.networks):
-            self.built = True
 
-    @property
-    def networks(self):
-        """(g_ab, g_ba, d_a, d_b): every network whose weights must stay finite."""
-        return (self.g_ab, self.g_ba, self.d_a, self.d_b)
-
-    # -- Building, compiling, saving --------------------------------------------------
+    # -- Building and compiling ---------------------------------------------------------
 
     def build(self, input_shape=None):
         """Builds unbuilt networks from `input_shape` = (A shape, B shape), each
@@ -122,8 +90,8 @@ class CycleGAN(keras.Model):
         """Sets the optimizers, the adversarial loss and the weights of the L1 terms.
 
         Args:
-            g_optimizer: optimizer of both generators (a Keras optimizer or its
-                name); default Adam(2e-4, beta_1=0.5) as in the paper.
+            g_optimizer: optimizer of both generators; default Adam(2e-4, beta_1=0.5)
+                as in the paper.
             d_optimizer: optimizer of both discriminators; same default.
             loss: an adversarial loss from `gan_tf.losses.names()` or a
                 `gan_tf.losses.GANLoss` without regularisers or codes; the paper uses
@@ -131,37 +99,30 @@ class CycleGAN(keras.Model):
             cycle_weight: lambda of the cycle-consistency term (10 in the paper).
             identity_weight: weight of the identity term (5 = 0.5 * lambda in the
                 paper's reference code); 0 skips it (two generator calls fewer).
-            **kwargs: passed to `keras.Model.compile` (`steps_per_execution`,
-                `jit_compile`, `run_eagerly`).
+            **kwargs: passed to `keras.Model.compile`.
 
         Raises:
             ValueError: unknown loss, a loss with regularisers, codes or several
                 discriminator steps, or negative weights.
             TypeError: `optimizer=` given instead of `g_optimizer`/`d_optimizer`.
         """
-        if "optimizer" in kwargs:
-            raise TypeError("CycleGAN.compile takes g_optimizer= and d_optimizer=, "
-                            "not optimizer=")
-        gan_loss = losses.get(loss)
-        if gan_loss.regularizers or gan_loss.code_dim or gan_loss.d_steps != 1:
-            raise ValueError(f"CycleGAN takes a plain adversarial loss (one D step, no "
-                             f"regularisers or codes), got {gan_loss!r}")
         if cycle_weight < 0 or identity_weight < 0:
             raise ValueError(f"cycle_weight and identity_weight must be >= 0, got "
                              f"{cycle_weight!r} and {identity_weight!r}")
-        super().compile(optimizer=None, **kwargs)
-        self.g_optimizer = keras.optimizers.get(
-            g_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5))
-        self.d_optimizer = keras.optimizers.get(
-            d_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5))
-        if keras.mixed_precision.global_policy().name == "mixed_float16":
-            self.g_optimizer = _loss_scaled(self.g_optimizer)
-            self.d_optimizer = _loss_scaled(self.d_optimizer)
-        self.gan_loss = gan_loss
         self.cycle_weight = float(cycle_weight)
         self.identity_weight = float(identity_weight)
-        names = ("d_loss", "g_loss", "cycle_loss", "identity_loss")
-        self._trackers = {name: keras.metrics.Mean(name=name) for name in names}
+        super().compile(g_optimizer, d_optimizer, loss, **kwargs)
+
+    def _check_loss(self, gan_loss):
+        if gan_loss.regularizers or gan_loss.code_dim or gan_loss.d_steps != 1:
+            raise ValueError(f"CycleGAN takes a plain adversarial loss (one D step, no "
+                             f"regularisers or codes), got {gan_loss!r}")
+
+    def compile_options(self):
+        return {"cycle_weight": self.cycle_weight, "identity_weight": self.identity_weight}
+
+    def tracker_names(self):
+        return ["d_loss", "g_loss", "cycle_loss", "identity_loss"]
 
     @property
     def generator_variables(self):
@@ -171,79 +132,18 @@ class CycleGAN(keras.Model):
     def discriminator_variables(self):
         return self.d_a.trainable_variables + self.d_b.trainable_variables
 
-    def build_optimizers(self):
-        """Creates both optimizers' slots (Adam moments...) so a restore can fill them."""
-        if not self.built:
-            self.build()
-        with self.distribute_strategy.scope():
-            for optimizer, variables in ((self.g_optimizer, self.generator_variables),
-                                         (self.d_optimizer, self.discriminator_variables)):
-                if not optimizer.built:
-                    optimizer.build(variables)
+    def optimizer_targets(self):
+        return [(self.g_optimizer, self.generator_variables),
+                (self.d_optimizer, self.discriminator_variables)]
 
-    def get_compile_config(self):
-        if self.gan_loss is None:
-            return None
-        return {
-            "g_optimizer": keras.optimizers.serialize(self.g_optimizer),
-            "d_optimizer": keras.optimizers.serialize(self.d_optimizer),
-            "loss": keras.saving.serialize_keras_object(self.gan_loss),
-            "cycle_weight": self.cycle_weight,
-            "identity_weight": self.identity_weight,
-        }
-
-    def compile_from_config(self, config):
-        self.compile(
-            g_optimizer=keras.optimizers.deserialize(config["g_optimizer"]),
-            d_optimizer=keras.optimizers.deserialize(config["d_optimizer"]),
-            loss=keras.saving.deserialize_keras_object(config["loss"]),
-            cycle_weight=config["cycle_weight"], identity_weight=config["identity_weight"])
-        self.build_optimizers()
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({role: keras.saving.serialize_keras_object(model)
-                       for role, model in zip(("g_ab", "g_ba", "d_a", "d_b"), self.networks)})
-        return config
-
-    @classmethod
-    def from_config(cls, config, custom_objects=None):
-        config = dict(config)
-        for key in ("g_ab", "g_ba", "d_a", "d_b"):
-            config[key] = keras.saving.deserialize_keras_object(
-                config[key], custom_objects=custom_objects)
-        return cls(**config)
-
-    @property
-    def train_steps(self):
-        """Training steps (batches) run so far, restored with the weights."""
-        return int(self._steps.variable.numpy())
-
-    def save_own_variables(self, store):
-        super().save_own_variables(store)
-        store[_STEPS_KEY] = np.asarray(self.train_steps, np.int64)
-
-    def load_own_variables(self, store):
-        keys = list(store.keys())
-        if _STEPS_KEY in keys:
-            self._steps.variable.assign(int(np.asarray(store[_STEPS_KEY])))
-        super().load_own_variables({k: store[k] for k in keys if k != _STEPS_KEY})
-
-    # -- Training ---------------------------------------------------------------------
-
-    @property
-    def metrics(self):
-        # fit() resets these at the start of every epoch.
-        return list(self._trackers.values())
+    # -- Training -----------------------------------------------------------------------
 
     def train_step(self, data):  # fit() traces this under tf.function: do not decorate it
-        if self.gan_loss is None:
-            raise RuntimeError("call CycleGAN.compile(g_optimizer, d_optimizer) before fit")
+        self._require_compiled()
         real_a, real_b = _unpack_pair(data)
         logs, fake_a, fake_b = self.generator_step(real_a, real_b)
         logs.update(self.discriminator_step(real_a, real_b, fake_a, fake_b))
-        self._steps.variable.assign_add(1)
-        return self.update_trackers(logs)
+        return self._count_step(logs)
 
     def generator_step(self, real_a, real_b):
         """One update of both generators through the (fixed) discriminators.
@@ -257,24 +157,22 @@ class CycleGAN(keras.Model):
             cycle_loss and identity_loss; fake_a = G_BA(b) and fake_b = G_AB(a)
             (no gradient), for the discriminator step.
         """
+        cycle = losses.cycle_consistency_loss
         with tf.GradientTape() as tape:
             fake_b = self.g_ab(real_a, training=True)
             fake_a = self.g_ba(real_b, training=True)
             g_loss = (self.gan_loss.generator_loss(self.d_b(fake_b, training=True))
                       + self.gan_loss.generator_loss(self.d_a(fake_a, training=True)))
-            cycle_loss = (l1_loss(self.g_ba(fake_b, training=True), real_a)
-                          + l1_loss(self.g_ab(fake_a, training=True), real_b))
+            cycle_loss = (cycle(self.g_ba(fake_b, training=True), real_a)
+                          + cycle(self.g_ab(fake_a, training=True), real_b))
             total = g_loss + self.cycle_weight * cycle_loss
             if self.identity_weight:
-                identity_loss = (l1_loss(self.g_ab(real_b, training=True), real_b)
-                                 + l1_loss(self.g_ba(real_a, training=True), real_a))
+                identity_loss = (cycle(self.g_ab(real_b, training=True), real_b)
+                                 + cycle(self.g_ba(real_a, training=True), real_a))
                 total += self.identity_weight * identity_loss
             else:
                 identity_loss = tf.constant(0.0)
-            scaled = _scale_for_replicas(total, self.g_optimizer)
-        variables = self.generator_variables
-        gradients = tape.gradient(scaled, variables)
-        self.g_optimizer.apply_gradients(zip(gradients, variables))
+        self._apply(tape, total, self.g_optimizer, self.generator_variables)
         logs = {"g_loss": g_loss, "cycle_loss": cycle_loss, "identity_loss": identity_loss}
         return logs, tf.stop_gradient(fake_a), tf.stop_gradient(fake_b)
 
@@ -290,33 +188,16 @@ class CycleGAN(keras.Model):
                                                  self.d_a(fake_a, training=True))
                 + self.gan_loss.discriminator_loss(self.d_b(real_b, training=True),
                                                    self.d_b(fake_b, training=True)))
-            scaled = _scale_for_replicas(d_loss, self.d_optimizer)
-        variables = self.discriminator_variables
-        gradients = tape.gradient(scaled, variables)
-        self.d_optimizer.apply_gradients(zip(gradients, variables))
+        self._apply(tape, d_loss, self.d_optimizer, self.discriminator_variables)
         for discriminator in (self.d_a, self.d_b):  # weight clipping, for wasserstein
             self.gan_loss.after_discriminator_step(discriminator)
         return {"d_loss": d_loss}
 
-    def update_trackers(self, logs):
-        for name, value in logs.items():
-            self._trackers[name].update_state(value)
-        return {name: tracker.result() for name, tracker in self._trackers.items()}
+    # -- Translation --------------------------------------------------------------------
 
-    def fit(self, *args, shuffle=False, **kwargs):
-        # Optimizer slots created inside the first trace would make tf.function trace
-        # train_step a second time; create them here, once.
-        if self.gan_loss is not None:
-            self.build_optimizers()
-        args, kwargs = one_iterator_per_fit(args, kwargs)  # see gan.one_iterator_per_fit
-        # Datasets come shuffled from gan_tf.data; Keras would only warn about shuffle=True.
-        return super().fit(*args, shuffle=shuffle, **kwargs)
-
-    def test_step(self, data):
-        raise NotImplementedError("CycleGAN has no validation step; translate images and "
-                                  "evaluate them with gan_tf.metrics instead")
-
-    # -- Translation ------------------------------------------------------------------
+    def call(self, images, training=False):
+        """`model(images)` / `model.predict(images)`: G_AB's translation."""
+        return self.g_ab(images, training=training)
 
     def translate(self, images, direction="a2b", batch_size=256):
         """Maps images to the other domain with a generator in inference mode.
@@ -344,7 +225,7 @@ class CycleGAN(keras.Model):
                   for start in range(0, int(images.shape[0]), batch_size)]
         return np.concatenate(chunks)
 
-    # -- Export -----------------------------------------------------------------------
+    # -- Export -------------------------------------------------------------------------
 
     def export_generator(self, path):
         """Writes both generators as one TensorFlow SavedModel.
@@ -353,7 +234,7 @@ class CycleGAN(keras.Model):
         float32 (batch, H, W, C_a) in [-1, 1] -> float32 (batch, H, W, C_b); its
         `b2a` function is G_BA. It loads with plain `tf.saved_model.load(path)`,
         without gan_tf. `gan_tf_export.json` beside it records the model kind and
-        both image shapes.
+        both image shapes. The export goes to a temporary folder renamed into place.
 
         Returns:
             the path written.
@@ -377,11 +258,9 @@ class CycleGAN(keras.Model):
             tf.TensorSpec((None, *shape_a), tf.float32, name="images")])
         archive.add_endpoint("b2a", b2a, input_signature=[
             tf.TensorSpec((None, *shape_b), tf.float32, name="images")])
-        archive.write_out(path, verbose=False)
-        with open(os.path.join(path, EXPORT_METADATA), "w") as f:
-            json.dump({"model": "cyclegan", "serve": "a2b", "image_shape_a": list(shape_a),
-                       "image_shape_b": list(shape_b)}, f, indent=2)
-        return path
+        return self._write_export(path, archive, {
+            "model": "cyclegan", "serve": "a2b", "image_shape_a": list(shape_a),
+            "image_shape_b": list(shape_b), "train_steps": self.train_steps})
 
 
 def _unpack_pair(data):
@@ -397,15 +276,6 @@ def _unpack_pair(data):
         return data[0], data[1]
     raise ValueError("CycleGAN trains on batches (a_images, b_images), e.g. from "
                      "gan_tf.data.load_unpaired(name_a, name_b)")
-
-
-def _scale_for_replicas(loss, optimizer):
-    # As GAN's: each replica's loss is a mean over its part of the batch and the
-    # strategy sums gradients over replicas, so divide by the number of replicas.
-    replicas = tf.distribute.get_strategy().num_replicas_in_sync
-    if replicas > 1:
-        loss = loss / tf.cast(replicas, loss.dtype)
-    return optimizer.scale_loss(loss)
 
 
 def build(image_shape=(28, 28, 1), image_shape_b=None, generator=None,

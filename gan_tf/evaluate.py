@@ -29,22 +29,15 @@ import os
 import sys
 import time
 
-from absl import app
 from absl import flags
 from absl import logging
 
 from gan_tf import _cli
 
-FLAGS = flags.FLAGS
 
-
-def define_flags(flag_values=FLAGS):
-    """Defines the CLI's flags on `flag_values`.
-
-    `python -m gan_tf.evaluate` defines them on the global FLAGS; tests and programs
-    that also import `gan_tf.train` (whose --workdir, --dataset, --seed have the same
-    names) pass their own `flags.FlagValues()`.
-    """
+def define_flags(flag_values):
+    """Defines the CLI's flags on `flag_values` (a `flags.FlagValues` of the caller's:
+    the command line makes its own when it runs; importing defines none)."""
     where = {"flag_values": flag_values}
     flags.DEFINE_string("workdir", None, "A training workdir (uses its generator/ and "
                         "config.json); results are written there.", **where)
@@ -78,40 +71,68 @@ def define_flags(flag_values=FLAGS):
 
 
 
-class UsageError(ValueError):
+class UsageError(_cli.UsageError):
     """Bad user input found before any work; the message is one line."""
 
 
 def load_exported_generator(path):
     """Loads an exported generator.
 
+    An exported generator is a TensorFlow program: it runs whatever graph it holds.
+    Load only ones you trust (docs/reliability.md, "Trust").
+
     Returns:
         (serve function latents [, labels] -> images, metadata dict with latent_dim,
-        latent_distribution, conditional, image_shape).
+        latent_distribution, conditional, image_shape; and "sample": the export's
+        sample(num, seed) -> images function when it has one).
 
     Raises:
-        UsageError: not a gan_tf export.
+        UsageError: not a gan_tf export, or a damaged one (the message names the file).
     """
     import tensorflow as tf
 
+    from gan_tf import fileio
     from gan_tf.gan import EXPORT_METADATA
 
-    metadata_path = os.path.join(path, EXPORT_METADATA)
-    if not os.path.isdir(path) or not os.path.exists(metadata_path):
+    metadata_path = fileio.join(path, EXPORT_METADATA)
+    if not fileio.isdir(path) or not fileio.exists(metadata_path):
         raise UsageError(f"{path} is not an exported generator (no {EXPORT_METADATA}); "
                          "train one with python -m gan_tf.train --workdir=DIR, or "
                          "GAN.export_generator(path)")
-    with open(metadata_path) as f:
-        metadata = json.load(f)
+    metadata = _read_metadata(metadata_path)
     if metadata.get("model") == "cyclegan":
         raise UsageError(f"{path} is a CycleGAN export (images -> images, no latents); "
                          "measure it with python benchmarks/cyclegan_quality.py WORKDIR")
-    model = tf.saved_model.load(path)
+    try:
+        model = tf.saved_model.load(path)
+    except Exception as error:  # noqa: BLE001 - protobuf, checkpoint and OS errors
+        first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        raise UsageError(f"cannot load the exported generator {path} ({type(error).__name__}"
+                         f": {first[:200]}): its saved_model.pb or variables/ are damaged; "
+                         "export it again (run the training command once more, or "
+                         "GAN.export_generator)") from error
 
     def serve(*args):  # holds `model`: its variables die with the last reference
         return model.serve(*args).numpy()
 
+    if hasattr(model, "sample"):
+        metadata["sample"] = lambda num, seed: model.sample(
+            tf.constant(num, tf.int32), tf.constant(seed, tf.int32)).numpy()
     return serve, metadata
+
+
+def _read_metadata(path):
+    from gan_tf import fileio
+
+    try:
+        metadata = json.loads(fileio.read_text(path))
+        if not isinstance(metadata, dict) or "latent_dim" not in metadata and \
+                metadata.get("model") != "cyclegan":
+            raise ValueError("no latent_dim")
+        return metadata
+    except ValueError as error:
+        raise UsageError(f"{path} is damaged ({error}); export the generator again "
+                         "(GAN.export_generator or the training command)") from error
 
 
 def untrained_generator(preset, image_shape, seed=0):
@@ -148,7 +169,7 @@ def untrained_generator(preset, image_shape, seed=0):
     return serve, metadata
 
 
-def resolve_inputs(flag_values=FLAGS):
+def resolve_inputs(flag_values):
     """Checks the flags; returns (source description, dataset, output folder).
 
     Raises:
@@ -175,8 +196,7 @@ def resolve_inputs(flag_values=FLAGS):
                              "--generator")
         config_path = os.path.join(workdir, "config.json")
         if dataset is None and os.path.exists(config_path):
-            with open(config_path) as f:
-                dataset = json.load(f).get("data", {}).get("name")
+            dataset = _dataset_of(config_path)
         output = output or workdir
     elif flag_values.generator:
         if not os.path.isdir(flag_values.generator):
@@ -190,6 +210,9 @@ def resolve_inputs(flag_values=FLAGS):
         if flag_values.untrained not in configs.names():
             raise UsageError(f"unknown preset {flag_values.untrained!r}; choose one of "
                              f"{', '.join(configs.names())}")
+    if os.path.exists(output) and not os.path.isdir(output):
+        raise UsageError(f"--output={output} is a file; give a folder (it is created if "
+                         "missing)")
     dataset = dataset or "mnist_sample"
     if dataset not in data.names() and not dataset.startswith("folder:"):
         raise UsageError(f"unknown dataset {dataset!r}; choose one of "
@@ -198,7 +221,16 @@ def resolve_inputs(flag_values=FLAGS):
     return source, dataset, output
 
 
-def evaluate(flag_values=FLAGS):
+def _dataset_of(config_path):
+    try:
+        with open(config_path) as f:
+            recorded = json.load(f)
+        return recorded.get("data", {}).get("name")
+    except (ValueError, AttributeError) as error:
+        raise UsageError(f"{config_path} is corrupt ({error}); pass --dataset") from error
+
+
+def evaluate(flag_values):
     """Runs the evaluation the flags describe; returns (metrics dict, output folder)."""
     from gan_tf.metrics import evaluation, features
 
@@ -230,9 +262,14 @@ def evaluate(flag_values=FLAGS):
         else:
             path = flag_values.generator or os.path.join(flag_values.workdir, "generator")
             serve, metadata = load_exported_generator(path)
-        fake_images = evaluation.generator_images(
-            serve, num, metadata["latent_dim"], metadata.get("latent_distribution", "normal"),
-            conditional=metadata.get("conditional", False), seed=seed)
+        if "sample" in metadata:  # the export draws its own latents (codes, labels)
+            fake_images = evaluation.sampled_images(metadata["sample"], num, seed)
+        else:
+            fake_images = evaluation.generator_images(
+                serve, num, metadata["latent_dim"],
+                metadata.get("latent_distribution", "normal"),
+                conditional=metadata.get("conditional", False),
+                num_classes=metadata.get("num_classes") or 10, seed=seed)
     if fake_images.shape[1:] != real_images.shape[1:]:
         raise UsageError(f"generated images are {fake_images.shape[1:]} but {dataset} "
                          f"images are {real_images.shape[1:]}")
@@ -352,28 +389,32 @@ def markdown_report(results, pictures):
     return "\n".join(lines) + "\n"
 
 
-def main(argv, flag_values=FLAGS):
-    """Runs the CLI on parsed `flag_values`; exits 2 with "error: ..." on bad input."""
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+def main(argv=None):
+    """Runs the evaluation CLI on `argv` (sys.argv by default); returns the exit status:
+    0, or 2 with one line "error: ..." for any bad input."""
     from gan_tf import data
     from gan_tf.metrics import features
 
-    _cli.quiet_third_party_info(flag_values)
+    argv = list(sys.argv if argv is None else argv)
+    flag_values = _cli.new_flag_values(define_flags)
+    if _cli.wants_help(argv):
+        _cli.print_help(flag_values, "gan_tf.evaluate", __doc__)
+        return 0
     try:
+        _cli.parse(flag_values, argv)
+        _cli.setup_logging(flag_values)
         results, output = evaluate(flag_values)
-    except (UsageError, features.WeightsNotFoundError,
+    except (_cli.UsageError, features.WeightsNotFoundError,
             data.DatasetUnavailableError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
+        return _cli.fail(error)
     keys = ("fid", "kid", "inception_score", "precision", "recall")
     print(" ".join(f"{key}={results[key]:.4g}" for key in keys if key in results))
     if results.get("missing_classes"):
         print(f"missing classes: {', '.join(results['missing_classes'])}")
     print(f"wrote {os.path.join(output, 'metrics.json')} and "
           f"{os.path.join(output, 'report.md')}")
+    return 0
 
 
 if __name__ == "__main__":
-    define_flags()
-    app.run(main)
+    sys.exit(main())

@@ -43,3 +43,28 @@ def sample(shape, seed, distribution="normal"):
         return values
     start = tf.cast(context.replica_id_in_sync_group, tf.int32) * tf.cast(batch, tf.int32)
     return values[start:start + batch]
+
+
+def sample_codes(batch, seed, num_categories, num_continuous):
+    """InfoGAN latent codes: a one-hot categorical code and continuous U(-1, 1) codes.
+
+    Args:
+        batch: rows (int or scalar tensor), per replica.
+        seed: int32 (2,) stateless seed.
+        num_categories: K, size of the one-hot code (0: none).
+        num_continuous: number of continuous codes (0: none).
+
+    Returns:
+        float32 (batch, K + num_continuous): [one-hot(category), continuous codes].
+    """
+    seed = tf.cast(seed, tf.int32)
+    parts = []
+    if num_categories:
+        draws = sample((batch,), seed, "uniform01")
+        categories = tf.minimum(tf.cast(draws * num_categories, tf.int32),
+                                num_categories - 1)
+        parts.append(tf.one_hot(categories, num_categories))
+    if num_continuous:
+        parts.append(sample((batch, num_continuous), seed + tf.constant([0, 1], tf.int32),
+                            "uniform"))
+    return tf.concat(parts, axis=-1)

@@ -5,12 +5,15 @@
 
 "auto" chooses, in this order:
 
-    mixed_float16    a GPU of compute capability >= 7.0 (tensor cores); `GAN.compile`
-                     wraps both optimizers in loss scaling.
-    mixed_bfloat16   a CPU with native bf16 arithmetic: AVX-512 BF16 or AMX
+    mixed_bfloat16   GPUs that all have compute capability >= 8.0 (Ampere, Hopper...:
+                     bf16 tensor cores, no loss scaling needed).
+    mixed_float16    GPUs of compute capability 7.x (Volta, Turing: fp16 tensor cores
+                     only); `GAN.compile` wraps both optimizers in loss scaling.
+    mixed_bfloat16   no GPU and a CPU with native bf16 arithmetic: AVX-512 BF16 or AMX
                      (/proc/cpuinfo flags avx512_bf16, amx_bf16).
-    float32          everything else. Without those instructions bf16 is emulated
-                     and slower than float32 (docs/performance.md measures it).
+    float32          everything else (GPUs older than 7.0; CPUs without those
+                     instructions, where bf16 is emulated and slower than float32:
+                     docs/performance.md measures it).
 
 Under every mixed policy the models keep their variables in float32 and their last
 layers (the generator's tanh, the discriminator's logit) compute in float32, and
@@ -20,7 +23,7 @@ images stay float32.
 
 from absl import logging
 
-from gan_tf.configs import PRECISIONS
+PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
 _BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 
 
@@ -42,19 +45,41 @@ def cpu_has_native_bf16(flags=None):
     return any(flag in flags for flag in _BF16_CPU_FLAGS)
 
 
-def gpus_with_tensor_cores():
-    """True when there is a GPU and every visible GPU has compute capability >= 7."""
+def gpu_capabilities():
+    """[(major, minor) compute capability] of every visible GPU ((0, 0) when unknown)."""
     import tensorflow as tf
 
-    gpus = tf.config.list_physical_devices("GPU")
-    if not gpus:
-        return False
-    for gpu in gpus:
+    found = []
+    for gpu in tf.config.list_physical_devices("GPU"):
         capability = tf.config.experimental.get_device_details(gpu).get(
             "compute_capability")
-        if not capability or tuple(capability) < (7, 0):
-            return False
-    return True
+        found.append(tuple(capability) if capability else (0, 0))
+    return found
+
+
+def gpus_with_tensor_cores():
+    """True when there is a GPU and every visible GPU has compute capability >= 7."""
+    capabilities = gpu_capabilities()
+    return bool(capabilities) and min(capabilities) >= (7, 0)
+
+
+def choose(capabilities, cpu_bf16):
+    """The policy "auto" picks for GPUs of these compute capabilities (a list of
+    (major, minor); empty: no GPU) and a CPU with (`cpu_bf16`) or without native bf16.
+
+    Returns:
+        (policy name, reason).
+    """
+    if capabilities:
+        lowest = min(capabilities)
+        if lowest >= (8, 0):
+            return "mixed_bfloat16", f"GPUs of compute capability {lowest[0]}.{lowest[1]}"
+        if lowest >= (7, 0):
+            return "mixed_float16", f"GPUs of compute capability {lowest[0]}.{lowest[1]}"
+        return "float32", "GPUs without tensor cores"
+    if cpu_bf16:
+        return "mixed_bfloat16", "a CPU with AVX-512 BF16 / AMX"
+    return "float32", "no native bf16/fp16 hardware found"
 
 
 def resolve(name):
@@ -73,11 +98,6 @@ def resolve(name):
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {name!r}")
     if name != "auto":
         return name
-    if gpus_with_tensor_cores():
-        chosen, why = "mixed_float16", "GPUs with tensor cores"
-    elif cpu_has_native_bf16():
-        chosen, why = "mixed_bfloat16", "a CPU with AVX-512 BF16 / AMX"
-    else:
-        chosen, why = "float32", "no native bf16/fp16 hardware found"
+    chosen, why = choose(gpu_capabilities(), cpu_has_native_bf16())
     logging.info("precision auto -> %s (%s)", chosen, why)
     return chosen

@@ -4,6 +4,7 @@ Images inside gan_tf are float32 in [-1, 1]; the conversion to uint8 happens her
 where pictures are written.
 """
 
+import io
 import math
 import os
 
@@ -64,15 +65,25 @@ def _to_pil(grid, scale):
     return image
 
 
+def _write_image(image, path, **save_kwargs):
+    """Writes a PIL image atomically to any tf.io.gfile path (format from the name)."""
+    from gan_tf import fileio
+
+    buffer = io.BytesIO()
+    image.save(buffer, format=os.path.splitext(str(path))[1][1:].upper().replace(
+        "JPG", "JPEG"), **save_kwargs)
+    fileio.write_atomic(path, buffer.getvalue())
+    return path
+
+
 def save_image_grid(images, path, columns=None, scale=2):
-    """Writes `image_grid(images, columns)` as a PNG, enlarged `scale` times.
+    """Writes `image_grid(images, columns)` as a PNG, enlarged `scale` times, atomically
+    (any tf.io.gfile path).
 
     Returns:
         the path written.
     """
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    _to_pil(image_grid(images, columns), scale).save(path)
-    return path
+    return _write_image(_to_pil(image_grid(images, columns), scale), path)
 
 
 def save_gif(png_paths, path, duration_ms=300):
@@ -83,13 +94,15 @@ def save_gif(png_paths, path, duration_ms=300):
     Returns:
         the path written, or None when there are no frames.
     """
+    from gan_tf import fileio
+
     if not png_paths:
         return None
-    frames = [Image.open(p).convert("RGB") for p in png_paths]
+    frames = [Image.open(io.BytesIO(fileio.read_bytes(p))).convert("RGB")
+              for p in png_paths]
     durations = [duration_ms] * (len(frames) - 1) + [duration_ms * 3]
-    frames[0].save(path, save_all=True, append_images=frames[1:], duration=durations,
-                   loop=0)
-    return path
+    return _write_image(frames[0], path, save_all=True, append_images=frames[1:],
+                        duration=durations, loop=0)
 
 
 def plot_history(history, path=None, keys=None):
@@ -120,8 +133,9 @@ def plot_history(history, path=None, keys=None):
         subplots = plt.subplots
 
     if isinstance(history, str):
-        with open(history) as f:
-            history = json.load(f)
+        from gan_tf import fileio
+
+        history = json.loads(fileio.read_text(history))
     history = getattr(history, "history", history)
     series = {k: v for k, v in history.items()
               if isinstance(v, list) and v and all(isinstance(x, (int, float)) for x in v)}
@@ -141,8 +155,18 @@ def plot_history(history, path=None, keys=None):
         ax.grid(alpha=0.3)
     fig.tight_layout()
     if path is not None:
-        fig.savefig(path, dpi=100)
+        save_figure(fig, path)
     return fig
+
+
+def save_figure(fig, path, dpi=100):
+    """Writes a matplotlib figure as a PNG, atomically, to any tf.io.gfile path."""
+    from gan_tf import fileio
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    fileio.write_atomic(path, buffer.getvalue())
+    return path
 
 
 def code_latents(gan, num_columns=10, seed=0, continuous=None):

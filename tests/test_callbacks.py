@@ -23,12 +23,14 @@ def test_sample_grid_history_and_checkpoints(tmp_path):
     pngs = sorted(f for f in os.listdir(samples) if f.endswith(".png"))
     assert pngs == [f"epoch_{e:04d}.png" for e in range(1, 5)]
     assert Image.open(os.path.join(samples, "progress.gif")).n_frames == 4
-    assert os.listdir(str(tmp_path / "logs" / "train"))  # TensorBoard image events
+    # TensorBoard image events in a folder of their own (one writer per folder).
+    assert os.listdir(str(tmp_path / "logs" / "samples"))
     with open(history) as f:
         logged = json.load(f)
     assert logged["epoch"] == [1, 2, 3, 4] and len(logged["d_loss"]) == 4
     assert sorted(os.listdir(checkpoints)) == [
-        "checkpoint.json", "ckpt-0003.weights.h5", "ckpt-0004.weights.h5"]
+        "checkpoint.json", "ckpt-0003.state.json", "ckpt-0003.weights.h5",
+        "ckpt-0004.state.json", "ckpt-0004.weights.h5"]
     assert callbacks.latest(checkpoints)[0] == 4
 
 
@@ -56,7 +58,7 @@ def test_history_file_resumes(tmp_path):
 def test_corrupt_history_is_reported(tmp_path):
     path = tmp_path / "history.json"
     path.write_text("{not json")
-    with pytest.raises(ValueError, match="history.json is corrupt"):
+    with pytest.raises(callbacks.CheckpointError, match="history.json is corrupt"):
         callbacks.HistoryFile(str(path))
 
 

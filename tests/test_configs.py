@@ -101,7 +101,7 @@ def test_variant_options_reach_the_gan():
 
 @pytest.mark.parametrize("field, value, match", [
     ("model.augment", "blur", "unknown augmentation"),
-    ("model.ema_decay", 1.5, "ema must be in"),
+    ("model.ema_decay", 1.5, "ema must be > 0 and < 1"),
     ("train.grad_clip_norm", -1.0, "grad_clip_norm"),
     ("train.optimizer", "sgd", "optimizer must be one of"),
 ])

@@ -472,7 +472,8 @@ def test_diffaugment_in_the_training_step():
 def test_conditional_gan_generates_requested_labels_and_exports(tmp_path):
     generator = models.conditional.Generator(8, body_kwargs={"base_channels": 4})
     discriminator = models.conditional.Discriminator(body_kwargs={"base_channels": 4})
-    gan = gan_tf.GAN(generator, discriminator, latent_dim=8, conditional=True)
+    gan = gan_tf.GAN(generator, discriminator, latent_dim=8)  # conditional: from the models
+    assert gan.conditional and gan.num_classes == 10
     gan.compile()
     images = random_images(16)
     dataset = tf.data.Dataset.from_tensor_slices((images, np.arange(16) % 10)).batch(8)
@@ -482,8 +483,11 @@ def test_conditional_gan_generates_requested_labels_and_exports(tmp_path):
     np.testing.assert_allclose(
         sevens, generator((latents, tf.constant([7, 7])), training=False).numpy(), atol=1e-6)
     assert not np.allclose(sevens, gan.generate(latents=latents, labels=3))
-    with pytest.raises(ValueError, match="labels="):
-        gan.generate(2, seed=0)
+    # Without labels: every class in turn (the generator's num_classes, not a fixed 10).
+    np.testing.assert_allclose(
+        gan.generate(12, seed=0), generator((gan.sample_latents(12, seed=0),
+                                             tf.constant(np.arange(12) % 10)),
+                                            training=False).numpy(), atol=1e-6)
     path = gan.export_generator(str(tmp_path / "cgan"))
     loaded = tf.saved_model.load(path)  # keep a reference: it owns the variables
     served = loaded.serve(latents, tf.constant([7, 7], tf.int32))
@@ -520,11 +524,70 @@ def test_infogan_codes_q_head_and_mutual_information_loss(tmp_path):
 
 
 def test_infogan_latent_dim_must_exceed_codes():
-    gan = gan_tf.GAN(models.infogan.Generator(12, base_channels=4),
-                     models.infogan.Discriminator(body_kwargs={"base_channels": 4}),
-                     latent_dim=12)
+    with pytest.raises(ValueError, match="must exceed the codes"):
+        models.infogan.Generator(12, base_channels=4)  # 10 + 2 codes, no noise
+    base = small_gan(family="dcgan")
+    gan = gan_tf.GAN(base.generator, base.discriminator, latent_dim=8)
     with pytest.raises(ValueError, match="code_dim"):
-        gan.compile(loss="infogan")
+        gan.compile(loss="infogan")  # a plain generator: the loss's 10 + 2 codes
+
+
+def test_infogan_code_sizes_come_from_the_model_and_are_cross_checked():
+    generator = models.infogan.Generator(8 + 4, num_categories=3, num_continuous=1,
+                                         base_channels=4)
+    discriminator = models.infogan.Discriminator(num_categories=3, num_continuous=1,
+                                                 body_kwargs={"base_channels": 4})
+    gan = gan_tf.GAN(generator, discriminator, latent_dim=12, seed=0)
+    before = gan.sample_latents(6, seed=1).numpy()  # the layout is the model's...
+    gan.compile(loss="infogan")                      # ...and the loss takes it
+    assert (gan.gan_loss.num_categories, gan.gan_loss.num_continuous) == (3, 1)
+    np.testing.assert_array_equal(before, gan.sample_latents(6, seed=1).numpy())
+    assert set(np.argmax(before[:, 8:11], axis=1)) <= {0, 1, 2}
+    with pytest.raises(ValueError, match="3 categorical"):
+        gan.compile(loss=losses.get("infogan", num_categories=10, num_continuous=2))
+    wrong_head = models.infogan.Discriminator(num_categories=5, num_continuous=1,
+                                              body_kwargs={"base_channels": 4})
+    with pytest.raises(ValueError, match="discriminator has 5"):
+        gan_tf.GAN(generator, wrong_head, latent_dim=12).compile(loss="infogan")
+
+
+def test_conditional_models_need_no_flag_and_refuse_a_false_one():
+    generator = models.conditional.Generator(8, body_kwargs={"base_channels": 4})
+    discriminator = models.conditional.Discriminator(body_kwargs={"base_channels": 4})
+    gan = gan_tf.GAN(generator, discriminator, latent_dim=8)
+    gan.compile()
+    labels = np.arange(16) % 10
+    dataset = tf.data.Dataset.from_tensor_slices((random_images(16), labels)).batch(8)
+    gan.fit(dataset, epochs=1, verbose=0)  # graph mode, labels fed
+    with pytest.raises(ValueError, match="leave conditional unset"):
+        gan_tf.GAN(generator, discriminator, latent_dim=8, conditional=False)
+
+
+def test_calling_the_gan_returns_generator_images():
+    gan = small_gan()
+    latents = gan.sample_latents(5, seed=2)
+    expected = gan.generate(latents=latents)
+    np.testing.assert_allclose(gan(latents).numpy(), expected, atol=1e-6)
+    np.testing.assert_allclose(gan.predict(latents, verbose=0), expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("family", ["mlp", "conditional", "infogan"])
+def test_export_has_a_sample_endpoint_with_the_models_layout(tmp_path, family):
+    if family == "mlp":
+        gan = small_gan()
+    else:
+        generator = (models.conditional.Generator(8, body_kwargs={"base_channels": 4})
+                     if family == "conditional" else
+                     models.infogan.Generator(20, base_channels=4))
+        discriminator = (models.conditional.Discriminator(body_kwargs={"base_channels": 4})
+                         if family == "conditional" else
+                         models.infogan.Discriminator(body_kwargs={"base_channels": 4}))
+        gan = gan_tf.GAN(generator, discriminator, latent_dim=generator.latent_dim, seed=0)
+    path = gan.export_generator(str(tmp_path / "generator"))
+    loaded = tf.saved_model.load(path)
+    sampled = loaded.sample(tf.constant(12), tf.constant(5)).numpy()
+    np.testing.assert_allclose(sampled, gan.generate(12, seed=5), atol=1e-5)
+    assert not [p for p in os.listdir(tmp_path) if p.startswith(".tmp-")]
 
 
 def test_fit_keeps_one_iterator_for_a_finite_dataset():

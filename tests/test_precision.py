@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 
-from gan_tf import callbacks, configs, precision
+from gan_tf import callbacks, checkpoint, configs, precision
 from gan_tf import train as train_lib
 
 from conftest import image_dataset, small_gan
@@ -25,14 +25,20 @@ def test_unknown_precision_raises_naming_it():
 
 
 @pytest.mark.parametrize("flags, gpus, expected", [
-    (frozenset({"avx2", "fma"}), False, "float32"),
-    (frozenset({"avx512f", "avx512_bf16"}), False, "mixed_bfloat16"),
-    (frozenset({"amx_bf16", "amx_tile"}), False, "mixed_bfloat16"),
-    (frozenset({"avx512_bf16"}), True, "mixed_float16"),  # a tensor-core GPU wins
+    (frozenset({"avx2", "fma"}), [], "float32"),
+    (frozenset({"avx512f", "avx512_bf16"}), [], "mixed_bfloat16"),
+    (frozenset({"amx_bf16", "amx_tile"}), [], "mixed_bfloat16"),
+    # GPUs win over the CPU: bf16 from compute capability 8.0, fp16 (loss scaling) on 7.x
+    (frozenset({"avx512_bf16"}), [(9, 0)], "mixed_bfloat16"),  # H100 / H200
+    (frozenset({"avx2"}), [(8, 0), (8, 6)], "mixed_bfloat16"),  # A100 + RTX 30xx
+    (frozenset({"avx512_bf16"}), [(7, 0)], "mixed_float16"),  # V100
+    (frozenset({"avx2"}), [(8, 0), (7, 5)], "mixed_float16"),  # the oldest decides
+    (frozenset({"avx512_bf16"}), [(6, 1)], "float32"),  # P40: no tensor cores
 ])
 def test_auto_follows_the_hardware(monkeypatch, flags, gpus, expected):
+    """The choice by compute capability, against a faked device list."""
     monkeypatch.setattr(precision, "cpu_flags", lambda: flags)
-    monkeypatch.setattr(precision, "gpus_with_tensor_cores", lambda: gpus)
+    monkeypatch.setattr(precision, "gpu_capabilities", lambda: gpus)
     assert precision.resolve("auto") == expected
 
 
@@ -64,13 +70,13 @@ def test_checkpoint_every_steps_with_steps_per_execution(tmp_path, monkeypatch):
     gan.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3),
                 steps_per_execution=3)
     saved = []
-    original = callbacks.save
+    original = checkpoint.CheckpointManager.save
 
-    def recording_save(model, directory, epoch, keep=3, step=None, **kwargs):
-        saved.append(model.train_steps if step is None else step)
-        return original(model, directory, epoch, keep, step=step, **kwargs)
+    def recording_save(manager, model, state):
+        saved.append(state.step)
+        return original(manager, model, state)
 
-    monkeypatch.setattr(callbacks, "save", recording_save)
+    monkeypatch.setattr(checkpoint.CheckpointManager, "save", recording_save)
     gan.fit(image_dataset(num=64).repeat(), epochs=2, steps_per_epoch=6, verbose=0,
             callbacks=[callbacks.Checkpoint(str(tmp_path), keep=10, every_steps=2)])
     assert saved == [3, 6, 9, 12]

@@ -106,15 +106,7 @@ def test_resume_mid_epoch_in_process_is_bit_exact(tmp_path):
 
 
 def _tiny_config():
-    from absl import flags
-
-    flag_values = flags.FLAGS
-    flag_values.unparse_flags()
-    flag_values(["gan_tf.train", *TINY])
-    try:
-        return train.config_from_flags()
-    finally:
-        flag_values.unparse_flags()
+    return train.config_from_argv(["gan_tf.train", *TINY])
 
 
 @pytest.mark.slow
@@ -237,7 +229,37 @@ def test_guard_watches_gan_losses_not_only_loss():
     guard.set_model(gan)
     guard.on_train_begin()
     guard.on_train_batch_end(0, {"d_loss": 0.5, "g_loss": float("inf")})
-    assert gan.stop_training and "g_loss is inf" in gan.diverged["reason"]
+    assert gan.stop_training and "g_loss is inf" in guard.diverged["reason"]
+
+
+@pytest.mark.parametrize("name", ["gp", "r1", "info_loss", "cycle_loss", "identity_loss"])
+def test_guard_watches_every_logged_value(name):
+    """gan_tf 0.1's guard watched "gradient_penalty" while the penalty is logged as
+    "gp", and none of CycleGAN's terms: now every log is watched."""
+    gan = _small_gan()
+    guard = callbacks.DivergenceGuard()
+    guard.set_model(gan)
+    guard.on_train_begin()
+    guard.on_train_batch_end(0, {"d_loss": 0.5, "g_loss": 0.7, name: float("nan")})
+    assert guard.diverged and f"{name} is nan" in guard.diverged["reason"]
+
+
+def test_guard_reports_explosions_that_are_not_nan(caplog):
+    gan = _small_gan()
+    guard = callbacks.DivergenceGuard(loss_limit=1e6, pinned_steps=3)
+    guard.set_model(gan)
+    guard.on_train_begin()
+    guard.on_train_batch_end(0, {"d_loss": 0.0, "g_loss": 9e16})  # --g_lr=1e6's run
+    assert not guard.diverged and not gan.stop_training  # the default only warns...
+    assert "exploding" in caplog.text and "g_loss is 9e+16" in caplog.text
+    assert guard.explosions[0]["step"] == gan.train_steps
+    pinned = callbacks.DivergenceGuard(pinned_steps=3, on_explosion="stop")
+    pinned.set_model(gan)
+    pinned.on_train_begin()
+    for g_loss in (5.0, 6.0, 7.0):  # D at zero loss while G's loss grows
+        pinned.on_train_batch_end(0, {"d_loss": 0.0, "g_loss": g_loss})
+    assert pinned.diverged["kind"] == "explosion" and gan.stop_training
+    assert "discriminator's loss" in pinned.diverged["reason"]
 
 
 def test_mode_collapse_warning(caplog):

@@ -73,10 +73,11 @@ class FrechetEvaluation(keras.callbacks.Callback):
             self.real_features = self.extractor.extract(self.real_images).features
             self.real_images = None  # features are all that is needed from now on
         if self.checkpoint_dir:
-            index = os.path.join(self.checkpoint_dir, BEST_INDEX)
-            if os.path.exists(index):  # a resumed run keeps its best so far
-                with open(index) as f:
-                    self.best_fid = float(json.load(f)["fid"])
+            from gan_tf import fileio
+
+            index = fileio.join(self.checkpoint_dir, BEST_INDEX)
+            if fileio.exists(index):  # a resumed run keeps its best so far
+                self.best_fid = float(json.loads(fileio.read_text(index))["fid"])
 
     def on_epoch_end(self, epoch, logs=None):
         last = self._epochs is not None and epoch + 1 == self._epochs
@@ -102,9 +103,8 @@ class FrechetEvaluation(keras.callbacks.Callback):
         """(FID, KID) of the current generator against the real features."""
         gan = self.model
         num = int(self.num_samples or len(self.real_features))
-        labels = np.arange(num) % 10 if gan.conditional else None
         fake_images = gan.generate(latents=gan.sample_latents(num, seed=self.seed),
-                                   labels=labels)
+                                   labels=gan.sample_labels(num))
         fake_features = self.extractor.extract(fake_images).features
         fid = distances.frechet_distance(self.real_features, fake_features)
         kid = distances.kernel_inception_distance(
@@ -113,17 +113,15 @@ class FrechetEvaluation(keras.callbacks.Callback):
         return fid, kid
 
     def _save_best(self, epoch, fid):
-        from gan_tf import callbacks
+        from gan_tf import _keras_compat, fileio, interrupt
 
-        os.makedirs(self.checkpoint_dir, exist_ok=True)
-        path = os.path.join(self.checkpoint_dir, BEST_WEIGHTS)
-        tmp = os.path.join(self.checkpoint_dir, ".tmp-" + BEST_WEIGHTS)
+        path = fileio.join(self.checkpoint_dir, BEST_WEIGHTS)
         self.model.build_optimizers()
-        self.model.save_weights(tmp)
-        os.replace(tmp, path)  # a crash leaves the previous best intact
-        callbacks.atomic_write_text(os.path.join(self.checkpoint_dir, BEST_INDEX),
-                                    json.dumps({"epoch": epoch, "fid": fid,
-                                                "file": BEST_WEIGHTS}, indent=1))
+        with interrupt.critical():  # a crash leaves the previous best intact
+            fileio.write_atomic(path, _keras_compat.weights_to_bytes(self.model))
+            fileio.write_atomic(fileio.join(self.checkpoint_dir, BEST_INDEX),
+                                json.dumps({"epoch": epoch, "fid": fid,
+                                            "file": BEST_WEIGHTS}, indent=1))
         logging.info("best FID so far (%.3f at epoch %d): %s", fid, epoch, path)
 
 

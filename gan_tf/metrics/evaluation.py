@@ -99,6 +99,15 @@ def generator_images(serve, num_images, latent_dim, distribution="normal",
     return np.concatenate(chunks)
 
 
+def sampled_images(sample, num_images, seed=0, batch_size=500):
+    """Images from an export's `sample(num, seed)` endpoint, in batches (batch i uses
+    seed + i), as numpy float32 (num_images, H, W, C)."""
+    chunks = [np.asarray(sample(min(batch_size, num_images - start),
+                                seed + start // batch_size), np.float32)
+              for start in range(0, num_images, batch_size)]
+    return np.concatenate(chunks)
+
+
 def compute_metrics(real, fake, kid_subsets=100, kid_subset_size=1000, k=3,
                     num_splits=10, which=("fid", "kid", "is", "precision_recall")):
     """All metrics of `fake` against `real` features, as a flat dict of floats.

@@ -11,7 +11,8 @@ Mirza & Osindero 2014 (arXiv:1411.1784) condition both networks on the label y. 
 
   which conditions through an inner product instead of concatenating y to the input.
 
-Both take labels int (batch,) in [0, num_classes). `GAN(..., conditional=True)` feeds
+Both take labels int (batch,) in [0, num_classes) and say so (`conditional = True`):
+`GAN` feeds
 them the dataset's labels in training and `generate(n, labels=...)`'s at sampling.
 """
 
@@ -33,6 +34,8 @@ class Generator(keras.Model):
         embedding_dim: size of the label embedding concatenated to z.
         **body_kwargs: options of `dcgan.Generator` (base_channels, batch_norm, ...).
     """
+
+    conditional = True  # gan_tf.GAN feeds it labels without being told
 
     def __init__(self, latent_dim=100, image_shape=(28, 28, 1), num_classes=10,
                  embedding_dim=50, body_kwargs=None, **kwargs):
@@ -68,6 +71,8 @@ class Discriminator(keras.Model):
         **body_kwargs: options of `dcgan.Discriminator` (base_channels, dropout,
             spectral_norm, ...).
     """
+
+    conditional = True
 
     def __init__(self, image_shape=(28, 28, 1), num_classes=10, body_kwargs=None, **kwargs):
         super().__init__(**kwargs)

@@ -1,240 +1,39 @@
-"""Adversarial losses: pure functions on logits, and the loss objects `GAN` trains with.
+"""Loss recipes: what `GAN.train_step` needs to know about one GAN variant.
 
-Discriminators in gan_tf return logits (unbounded real numbers), never probabilities.
-Where a tutorial ends its discriminator with a sigmoid and applies `log` or binary
-cross-entropy to the probability, the port feeds the logit to the same formula
-rewritten with `softplus`, which is exact and does not overflow:
+A recipe (`GANLoss` subclass) bundles the discriminator and generator losses (pure
+functions of gan_tf.losses.functions), how many discriminator steps to take per
+generator step (`d_steps`), the regularisers added to the discriminator loss, and,
+for InfoGAN, latent codes and their auxiliary loss. `GAN.train_step` asks the recipe
+and never branches on the variant, so a new variant is a new recipe, not a new loop.
+Recipes by name (`get`, `names`, `register`): "minimax", "non_saturating" (default),
+"wasserstein" (weight clipping), "wasserstein_gp", "hinge", "least_squares", "infogan".
 
-    log(sigmoid(l))     = -softplus(-l)
-    log(1 - sigmoid(l)) = -softplus(l)
-
-Loss pairs (`<family>_discriminator_loss` / `<family>_generator_loss`): minimax,
-non_saturating, wasserstein, hinge, least_squares. Regularisers: `gradient_penalty`
-(WGAN-GP) and `r1_penalty`, wrapped as `GradientPenalty` and `R1` for `GANLoss`.
-Loss objects by name: "minimax", "non_saturating" (default), "wasserstein" (weight
-clipping), "wasserstein_gp", "hinge", "least_squares".
-
-A loss object (`GANLoss` subclass) bundles what the training loop needs to know about a
-GAN variant: the discriminator and generator losses, how many discriminator steps to
-take per generator step (`d_steps`), and the regularisers added to the discriminator
-loss. `GAN.train_step` asks the loss object and never branches on the variant, so a new
-variant is a new loss object, not a new training loop.
-
-All losses return the mean over the examples they see. Under a `tf.distribute` strategy
-each replica sees its share of the global batch; `GAN` divides every loss by the number
-of replicas before taking gradients, so the summed gradients equal the global-batch mean.
+Under a `tf.distribute` strategy each replica sees its share of the global batch;
+the model divides every loss by the number of replicas before taking gradients, so
+the summed gradients equal the global-batch mean.
 """
+
+import inspect
 
 import keras
 import tensorflow as tf
 
 from gan_tf import noise
-
-
-# -- Pure functions ------------------------------------------------------------------
-
-
-def minimax_discriminator_loss(real_logits, fake_logits):
-    """Discriminator loss of the original GAN (Goodfellow et al. 2014, arXiv:1406.2661).
-
-    The discriminator maximises V(D, G) = E[log D(x)] + E[log(1 - D(G(z)))]; as a loss
-    to minimise, with D = sigmoid(logits), this is binary cross-entropy with label 1 for
-    real and 0 for fake:
-
-        loss = mean(softplus(-real_logits)) + mean(softplus(fake_logits))
-
-    Args:
-        real_logits: float (batch, 1), unbounded, on real images.
-        fake_logits: float (batch', 1), unbounded, on generated images.
-
-    Returns:
-        float32 scalar, >= 0; 2 log 2 ~= 1.386 when both logits are 0.
-    """
-    real_logits = tf.cast(real_logits, tf.float32)
-    fake_logits = tf.cast(fake_logits, tf.float32)
-    return tf.reduce_mean(tf.nn.softplus(-real_logits)) + tf.reduce_mean(
-        tf.nn.softplus(fake_logits))
-
-
-def minimax_generator_loss(fake_logits):
-    """Generator loss of the original minimax game (Goodfellow et al. 2014).
-
-    The generator minimises E[log(1 - D(G(z)))]:
-
-        loss = mean(log(1 - sigmoid(fake_logits))) = -mean(softplus(fake_logits))
-
-    Its gradient vanishes when the discriminator confidently rejects the fakes
-    (sigmoid(l) -> 0), which is why `non_saturating_generator_loss` is the default.
-
-    Args:
-        fake_logits: float (batch, 1), unbounded, on generated images.
-
-    Returns:
-        float32 scalar, <= 0; -log 2 ~= -0.693 when the logits are 0.
-    """
-    return -tf.reduce_mean(tf.nn.softplus(tf.cast(fake_logits, tf.float32)))
-
-
-def non_saturating_discriminator_loss(real_logits, fake_logits):
-    """Discriminator loss of the non-saturating GAN: the same BCE as the minimax game.
-
-    loss = mean(softplus(-real_logits)) + mean(softplus(fake_logits))
-
-    Args:
-        real_logits: float (batch, 1), unbounded, on real images.
-        fake_logits: float (batch', 1), unbounded, on generated images.
-
-    Returns:
-        float32 scalar, >= 0.
-    """
-    return minimax_discriminator_loss(real_logits, fake_logits)
-
-
-def non_saturating_generator_loss(fake_logits):
-    """Non-saturating generator loss, loss_G = -log D(G(z)) (Goodfellow et al. 2014, 3).
-
-    With D = sigmoid(logits):
-
-        loss = -mean(log(sigmoid(fake_logits))) = mean(softplus(-fake_logits))
-
-    This is the tutorials' `loss_G = -tf.reduce_mean(tf.log(D_fake))` and BCE of the
-    fakes against label 1; it gives strong gradients early in training.
-
-    Args:
-        fake_logits: float (batch, 1), unbounded, on generated images.
-
-    Returns:
-        float32 scalar, >= 0; log 2 ~= 0.693 when the logits are 0.
-    """
-    return tf.reduce_mean(tf.nn.softplus(-tf.cast(fake_logits, tf.float32)))
-
-
-def wasserstein_discriminator_loss(real_logits, fake_logits):
-    """Critic loss of the Wasserstein GAN (Arjovsky et al. 2017, arXiv:1701.07875).
-
-    The critic maximises E[D(x)] - E[D(G(z))], an estimate of the Wasserstein-1
-    distance when D is 1-Lipschitz (weight clipping or a gradient penalty):
-
-        loss = mean(fake_logits) - mean(real_logits)
-
-    Args:
-        real_logits: float (batch, 1), unbounded critic scores of real images.
-        fake_logits: float (batch', 1), on generated images.
-
-    Returns:
-        float32 scalar, unbounded; its negative estimates the distance.
-    """
-    return tf.reduce_mean(tf.cast(fake_logits, tf.float32)) - tf.reduce_mean(
-        tf.cast(real_logits, tf.float32))
-
-
-def wasserstein_generator_loss(fake_logits):
-    """Generator loss of the Wasserstein GAN: loss = -mean(fake_logits)."""
-    return -tf.reduce_mean(tf.cast(fake_logits, tf.float32))
-
-
-def hinge_discriminator_loss(real_logits, fake_logits):
-    """Hinge loss for the discriminator (Lim & Ye 2017, arXiv:1705.02894).
-
-    loss = mean(relu(1 - real_logits)) + mean(relu(1 + fake_logits))
-
-    Args:
-        real_logits: float (batch, 1), unbounded.
-        fake_logits: same shape, on generated images.
-
-    Returns:
-        float32 scalar, >= 0; 2 when both logits are 0.
-    """
-    return tf.reduce_mean(tf.nn.relu(1.0 - tf.cast(real_logits, tf.float32))) + tf.reduce_mean(
-        tf.nn.relu(1.0 + tf.cast(fake_logits, tf.float32)))
-
-
-def hinge_generator_loss(fake_logits):
-    """Generator loss paired with the hinge loss (SAGAN, BigGAN): -mean(fake_logits)."""
-    return -tf.reduce_mean(tf.cast(fake_logits, tf.float32))
-
-
-def least_squares_discriminator_loss(real_logits, fake_logits):
-    """Least-squares GAN discriminator loss (Mao et al. 2017, arXiv:1611.04076), a=0, b=1.
-
-    loss = 0.5 * mean((real_logits - 1)^2) + 0.5 * mean(fake_logits^2)
-
-    Returns:
-        float32 scalar, >= 0; 0.5 when both logits are 0.
-    """
-    real_logits = tf.cast(real_logits, tf.float32)
-    fake_logits = tf.cast(fake_logits, tf.float32)
-    return 0.5 * tf.reduce_mean(tf.square(real_logits - 1.0)) + 0.5 * tf.reduce_mean(
-        tf.square(fake_logits))
-
-
-def least_squares_generator_loss(fake_logits):
-    """Least-squares GAN generator loss, c=1: loss = 0.5 * mean((fake_logits - 1)^2)."""
-    return 0.5 * tf.reduce_mean(tf.square(tf.cast(fake_logits, tf.float32) - 1.0))
-
-
-def _input_gradients(discriminator, images, labels):
-    """Gradient of sum(D(images)) with respect to the images: (batch, H, W, C) float32."""
-    images = tf.cast(images, tf.float32)
-    with tf.GradientTape() as tape:
-        tape.watch(images)
-        inputs = images if labels is None else (images, labels)
-        outputs = discriminator(inputs, training=True)
-        if isinstance(outputs, (tuple, list)):  # (logits, extra heads...)
-            outputs = outputs[0]
-        total = tf.reduce_sum(tf.cast(outputs, tf.float32))
-    return tape.gradient(total, images)
-
-
-def gradient_penalty(discriminator, real_images, fake_images, labels=None, epsilon=None,
-                     weight=10.0):
-    """WGAN-GP gradient penalty (Gulrajani et al. 2017, arXiv:1704.00028).
-
-        x_hat = epsilon * real + (1 - epsilon) * fake,  epsilon ~ U(0, 1) per sample
-        penalty = weight * mean((|grad_x D(x_hat)|_2 - 1)^2)
-
-    For a linear critic D(x) = w.x + b the gradient is w everywhere, so the penalty is
-    exactly weight * (|w| - 1)^2.
-
-    Args:
-        discriminator: the critic, called on x_hat (and labels when given).
-        real_images: float32 (batch, H, W, C).
-        fake_images: same shape.
-        labels: int (batch,) for conditional critics, or None.
-        epsilon: float32 (batch, 1, 1, 1) in [0, 1]; None draws it (unseeded).
-        weight: lambda, 10 in the paper.
-
-    Returns:
-        float32 scalar, >= 0.
-    """
-    real_images = tf.cast(real_images, tf.float32)
-    fake_images = tf.cast(fake_images, tf.float32)
-    if epsilon is None:
-        epsilon = tf.random.uniform([tf.shape(real_images)[0], 1, 1, 1])
-    interpolated = epsilon * real_images + (1.0 - epsilon) * fake_images
-    gradients = _input_gradients(discriminator, interpolated, labels)
-    norms = tf.sqrt(tf.reduce_sum(tf.square(gradients), axis=[1, 2, 3]) + 1e-12)
-    return weight * tf.reduce_mean(tf.square(norms - 1.0))
-
-
-def r1_penalty(discriminator, real_images, labels=None, gamma=10.0):
-    """R1 regulariser (Mescheder et al. 2018, arXiv:1801.04406).
-
-        penalty = gamma / 2 * mean(|grad_x D(x)|_2^2) over real images x
-
-    For a linear D(x) = w.x + b this is exactly gamma / 2 * |w|^2.
-
-    Args:
-        discriminator: called on the real images (and labels when given).
-        real_images: float32 (batch, H, W, C).
-        labels: int (batch,) or None.
-        gamma: weight; 10 is common for 64x64 and smaller images.
-
-    Returns:
-        float32 scalar, >= 0.
-    """
-    gradients = _input_gradients(discriminator, real_images, labels)
-    return 0.5 * gamma * tf.reduce_mean(tf.reduce_sum(tf.square(gradients), axis=[1, 2, 3]))
+from gan_tf.losses.functions import *  # noqa: F401,F403 - the recipes' building blocks
+from gan_tf.losses.functions import gradient_penalty
+from gan_tf.losses.functions import hinge_discriminator_loss
+from gan_tf.losses.functions import hinge_generator_loss
+from gan_tf.losses.functions import info_categorical_loss
+from gan_tf.losses.functions import info_continuous_loss
+from gan_tf.losses.functions import least_squares_discriminator_loss
+from gan_tf.losses.functions import least_squares_generator_loss
+from gan_tf.losses.functions import minimax_discriminator_loss
+from gan_tf.losses.functions import minimax_generator_loss
+from gan_tf.losses.functions import non_saturating_discriminator_loss
+from gan_tf.losses.functions import non_saturating_generator_loss
+from gan_tf.losses.functions import r1_penalty
+from gan_tf.losses.functions import wasserstein_discriminator_loss
+from gan_tf.losses.functions import wasserstein_generator_loss
 
 
 # -- Regularisers: what GANLoss.regularizers holds -------------------------------------
@@ -374,6 +173,9 @@ class GANLoss:
         mutual-information term), added to both networks' losses; None for none."""
         return None
 
+    def check_models(self, generator, discriminator):
+        """Raises ValueError when the models cannot train with this loss."""
+
     def get_config(self):
         config = {"d_steps": self.d_steps, "discriminator_scale": self.discriminator_scale}
         if self.regularizers:
@@ -510,27 +312,6 @@ class LeastSquares(GANLoss):
         return least_squares_generator_loss(fake_logits)
 
 
-def info_categorical_loss(code_onehot, code_logits):
-    """-E[log Q(c|x)] for a categorical code: softmax cross-entropy.
-
-    Args:
-        code_onehot: float32 (batch, K), the one-hot codes fed to the generator.
-        code_logits: float (batch, K), the Q head's logits on the generated images.
-
-    Returns:
-        float32 scalar >= 0; log K for a Q head that knows nothing (uniform).
-    """
-    return tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(
-        labels=tf.cast(code_onehot, tf.float32), logits=tf.cast(code_logits, tf.float32)))
-
-
-def info_continuous_loss(codes, means):
-    """-E[log Q(c|x)] up to a constant for continuous codes, Q = N(mean, 1):
-    0.5 * mean over batch of sum_j (c_j - mean_j)^2."""
-    diff = tf.cast(codes, tf.float32) - tf.cast(means, tf.float32)
-    return 0.5 * tf.reduce_mean(tf.reduce_sum(tf.square(diff), axis=-1))
-
-
 @keras.saving.register_keras_serializable(package="gan_tf.losses")
 class InfoGAN(GANLoss):
     """InfoGAN (Chen et al. 2016, arXiv:1606.03657): a base loss plus mutual information.
@@ -577,17 +358,20 @@ class InfoGAN(GANLoss):
         return self.base.generator_loss(fake_logits)
 
     def sample_codes(self, batch, seed):
-        seed = tf.cast(seed, tf.int32)
-        parts = []
-        if self.num_categories:
-            draws = noise.sample((batch,), seed, "uniform01")
-            categories = tf.minimum(tf.cast(draws * self.num_categories, tf.int32),
-                                    self.num_categories - 1)
-            parts.append(tf.one_hot(categories, self.num_categories))
-        if self.num_continuous:
-            parts.append(noise.sample((batch, self.num_continuous),
-                                      seed + tf.constant([0, 1], tf.int32), "uniform"))
-        return tf.concat(parts, axis=-1)
+        return noise.sample_codes(batch, seed, self.num_categories, self.num_continuous)
+
+    def check_models(self, generator, discriminator):
+        """The codes of the generator (models.infogan) and the Q head of the
+        discriminator must be this loss's."""
+        mine = (self.num_categories, self.num_continuous)
+        for role, model in (("generator", generator), ("discriminator", discriminator)):
+            declared = declared_codes(model)
+            if declared is not None and declared != mine:
+                raise ValueError(
+                    f"the {role} has {declared[0]} categorical + {declared[1]} continuous "
+                    f"codes but the InfoGAN loss {mine[0]} + {mine[1]}: give the loss the "
+                    f"model's (losses.get('infogan', num_categories={declared[0]}, "
+                    f"num_continuous={declared[1]}), or compile with loss='infogan')")
 
     def auxiliary_loss(self, codes, extras):
         code_logits, code_means = extras[0], extras[1]
@@ -644,6 +428,37 @@ def get_regularizer(identifier):
     return _REGULARIZERS[identifier](**kwargs)
 
 
+def declared_codes(model):
+    """(num_categories, num_continuous) that a model declares for its latent codes
+    (models.infogan's generator and discriminator do), or None."""
+    if not getattr(model, "latent_codes", False):
+        return None
+    return int(model.num_categories), int(model.num_continuous)
+
+
+def code_arguments(name, generator):
+    """The keyword arguments that loss `name` takes from `generator`'s latent codes:
+    {"num_categories", "num_continuous"} for a loss with codes and a generator that
+    declares them, else {}."""
+    declared = declared_codes(generator)
+    cls = _LOSSES.get(name)
+    if declared is None or cls is None or "num_categories" not in _parameters(cls):
+        return {}
+    return {"num_categories": declared[0], "num_continuous": declared[1]}
+
+
+def _parameters(cls):
+    names = []
+    for klass in cls.__mro__:
+        if klass is object:
+            continue
+        names += [p for p in inspect.signature(klass.__init__).parameters
+                  if p not in ("self", "kwargs") and p not in names]
+        if "kwargs" not in inspect.signature(klass.__init__).parameters:
+            break
+    return names
+
+
 def get(identifier, **kwargs):
     """Returns a loss object from a name, a config dict or a `GANLoss`.
 
@@ -654,7 +469,7 @@ def get(identifier, **kwargs):
             `regularizers` may hold names or dicts (see `get_regularizer`).
 
     Raises:
-        ValueError: unknown name.
+        ValueError: unknown name, or an argument the loss does not take.
         TypeError: anything else.
     """
     if isinstance(identifier, GANLoss):
@@ -667,5 +482,10 @@ def get(identifier, **kwargs):
                 f"unknown loss {identifier!r}; choose one of {', '.join(names())}")
         if "regularizers" in kwargs:  # names or dicts, as in a config file
             kwargs["regularizers"] = [get_regularizer(r) for r in kwargs["regularizers"]]
-        return _LOSSES[identifier](**kwargs)
+        cls = _LOSSES[identifier]
+        unknown = sorted(set(kwargs) - set(_parameters(cls)))
+        if unknown:
+            raise ValueError(f"loss {identifier} takes no {', '.join(unknown)} (it takes "
+                             f"{', '.join(_parameters(cls))})")
+        return cls(**kwargs)
     raise TypeError(f"a loss must be a name or a gan_tf.losses.GANLoss, got {identifier!r}")

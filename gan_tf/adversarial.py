@@ -1,0 +1,360 @@
+"""What every adversarial model of gan_tf shares: `AdversarialModel(keras.Model)`.
+
+`GAN` (a generator and a discriminator, gan.py) and `CycleGAN` (two of each,
+cyclegan.py) differ in their networks, their `train_step` and how they sample or
+translate. Everything else is here, once:
+
+- `compile(g_optimizer, d_optimizer, loss)`: two optimizers (wrapped in loss scaling
+  under mixed_float16), an adversarial loss from `gan_tf.losses`, and one
+  `keras.metrics.Mean` per logged value (`metrics`, reset by `fit` every epoch);
+- the training-step counter (`train_steps`) and the state of every random generator,
+  saved with the weights, so a restored model continues the same noise;
+- get_config / from_config of the networks, compile configs, optimizer slots built
+  before a restore (`build_optimizers`);
+- `fit` that keeps one tf.data iterator per call and whole epochs with
+  steps_per_execution > 1;
+- losses divided by the number of replicas under a `tf.distribute` strategy, and logs
+  shaped for Keras' multi-worker reduction;
+- the export of a SavedModel into a temporary folder renamed into place.
+"""
+
+import json
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from gan_tf import _faults
+from gan_tf import _keras_compat
+from gan_tf import fileio
+from gan_tf import interrupt
+from gan_tf import losses
+
+EXPORT_METADATA = "gan_tf_export.json"
+_STEPS_KEY = "train_steps"
+_RNG_STATES_KEY = "rng_states"      # every SeedGenerator of the model
+_LEGACY_RNG_KEY = "noise_rng_state"  # gan_tf 0.1: the noise generator's alone
+
+
+class _Holder:
+    """Keeps a variable out of Keras' weight tracking (the weights' layout stays)."""
+
+    def __init__(self, variable):
+        self.variable = variable
+
+
+class AdversarialModel(keras.Model):
+    """Base of the models `fit` trains adversarially; see the module docstring.
+
+    Subclasses set `NETWORKS` (the constructor arguments that are Keras models, in
+    order), call `_set_networks(**networks)` in `__init__`, and implement
+    `train_step`, `optimizer_targets` and `tracker_names`.
+    """
+
+    NETWORKS = ()
+    DEFAULT_LOSS = "non_saturating"
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        # Training steps run so far (saved with the weights): the data position of a
+        # resumed run and the step count of mid-epoch checkpoints.
+        self._steps = _Holder(tf.Variable(
+            0, dtype=tf.int64, trainable=False, name="train_steps",
+            aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA))
+        self.gan_loss = None
+        self._trackers = {}
+
+    def _set_networks(self, **networks):
+        for role, model in networks.items():
+            if not isinstance(model, keras.layers.Layer):
+                raise TypeError(f"{role} must be a Keras model, got {type(model).__name__}")
+            setattr(self, role, model)
+        if all(model.built for model in networks.values()):
+            self.built = True
+
+    @property
+    def networks(self):
+        """The networks, in `NETWORKS` order."""
+        return tuple(getattr(self, role) for role in self.NETWORKS)
+
+    # -- Compiling ----------------------------------------------------------------------
+
+    def compile(self, g_optimizer=None, d_optimizer=None, loss=None, **kwargs):
+        """Sets the optimizers and the adversarial loss.
+
+        Args:
+            g_optimizer: optimizer of the generator(s) (a Keras optimizer or its
+                name); default Adam(2e-4, beta_1=0.5) as in DCGAN.
+            d_optimizer: optimizer of the discriminator(s); same default.
+            loss: a name from `gan_tf.losses.names()` or a `gan_tf.losses.GANLoss`;
+                default `DEFAULT_LOSS`.
+            **kwargs: passed to `keras.Model.compile` (`steps_per_execution`,
+                `jit_compile`, `run_eagerly`).
+
+        Raises:
+            ValueError: an unknown loss, or one the model cannot train with.
+            TypeError: `optimizer=` given instead of `g_optimizer`/`d_optimizer`.
+        """
+        if "optimizer" in kwargs:
+            raise TypeError(f"{type(self).__name__}.compile takes g_optimizer= and "
+                            "d_optimizer=, not optimizer=")
+        gan_loss = losses.get(self.DEFAULT_LOSS if loss is None else loss)
+        self._check_loss(gan_loss)
+        super().compile(optimizer=None, **kwargs)
+        self._wanted_steps_per_execution = int(self.steps_per_execution)
+        optimizers = []
+        for optimizer in (g_optimizer, d_optimizer):
+            optimizer = keras.optimizers.get(optimizer or keras.optimizers.Adam(
+                2e-4, beta_1=0.5))
+            if keras.mixed_precision.global_policy().name == "mixed_float16" and \
+                    not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+                optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+            optimizers.append(optimizer)
+        self.g_optimizer, self.d_optimizer = optimizers
+        self.gan_loss = gan_loss
+        self._trackers = {name: keras.metrics.Mean(name=name)
+                          for name in self.tracker_names()}
+
+    def _check_loss(self, gan_loss):
+        """Raises ValueError for a loss this model cannot train with."""
+
+    def tracker_names(self):
+        """The names of the values `train_step` logs."""
+        raise NotImplementedError
+
+    def optimizer_targets(self):
+        """[(optimizer, variables it updates), ...]."""
+        raise NotImplementedError
+
+    def build_optimizers(self):
+        """Creates the optimizers' slots (Adam moments...) so a restore can fill them."""
+        if not self.built:
+            self.build()
+        # Slots must live under the strategy that made the model (fit() is often
+        # called outside its scope).
+        with self.distribute_strategy.scope():
+            for optimizer, variables in self.optimizer_targets():
+                if not optimizer.built:
+                    optimizer.build(variables)
+
+    def compile_options(self):
+        """Arguments of `compile` beyond the optimizers and the loss (subclasses)."""
+        return {}
+
+    def get_compile_config(self):
+        if self.gan_loss is None:
+            return None
+        return {"g_optimizer": keras.optimizers.serialize(self.g_optimizer),
+                "d_optimizer": keras.optimizers.serialize(self.d_optimizer),
+                "loss": keras.saving.serialize_keras_object(self.gan_loss),
+                **self.compile_options()}
+
+    def compile_from_config(self, config):
+        config = dict(config)
+        self.compile(g_optimizer=keras.optimizers.deserialize(config.pop("g_optimizer")),
+                     d_optimizer=keras.optimizers.deserialize(config.pop("d_optimizer")),
+                     loss=keras.saving.deserialize_keras_object(config.pop("loss")),
+                     **config)
+        self.build_optimizers()
+
+    # -- Configs and saved state --------------------------------------------------------
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({role: keras.saving.serialize_keras_object(getattr(self, role))
+                       for role in self.NETWORKS})
+        return config
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        for role in cls.NETWORKS:
+            config[role] = keras.saving.deserialize_keras_object(
+                config[role], custom_objects=custom_objects)
+        return cls(**config)
+
+    @property
+    def train_steps(self):
+        """Training steps (batches) run so far, restored with the weights."""
+        return int(self._steps.variable.numpy())
+
+    def save_own_variables(self, store):
+        # SeedGenerators are not in `weights`: store their states here so a restored
+        # model continues the same noise, dropout and augmentation sequences.
+        super().save_own_variables(store)
+        states = _keras_compat.random_states(self)
+        if states:
+            store[_RNG_STATES_KEY] = np.stack([np.asarray(v.numpy()) for v in states])
+        store[_STEPS_KEY] = np.asarray(self.train_steps, np.int64)
+
+    def load_own_variables(self, store):
+        keys = list(store.keys())
+        states = _keras_compat.random_states(self)
+        if _RNG_STATES_KEY in keys:
+            saved = np.asarray(store[_RNG_STATES_KEY])
+            if len(saved) == len(states):
+                for variable, value in zip(states, saved):
+                    variable.assign(value.astype(variable.dtype))
+        elif _LEGACY_RNG_KEY in keys and hasattr(self, "seed_generator"):
+            self.seed_generator.state.assign(np.asarray(store[_LEGACY_RNG_KEY]))
+        if _STEPS_KEY in keys:
+            self._steps.variable.assign(int(np.asarray(store[_STEPS_KEY])))
+        own = (_RNG_STATES_KEY, _LEGACY_RNG_KEY, _STEPS_KEY)
+        super().load_own_variables({k: store[k] for k in keys if k not in own})
+
+    # -- Training -----------------------------------------------------------------------
+
+    @property
+    def metrics(self):
+        # fit() resets these at the start of every epoch.
+        return list(self._trackers.values())
+
+    def _require_compiled(self):
+        if self.gan_loss is None:
+            raise RuntimeError(f"call {type(self).__name__}.compile(g_optimizer, "
+                               "d_optimizer, loss) before fit")
+
+    def _count_step(self, logs):
+        """Counts the step, updates the trackers; returns the logs fit reports."""
+        self._steps.variable.assign_add(1)
+        for name, value in logs.items():
+            self._trackers[name].update_state(value)
+        results = {name: tracker.result() for name, tracker in self._trackers.items()}
+        if _multi_worker(self.distribute_strategy):
+            # Keras reduces a multi-worker run's logs with reduce("MEAN", axis=0),
+            # which a scalar does not have (tensorflow/tensorflow#72388): give every
+            # log a length-1 axis, which that reduction removes again.
+            results = {name: tf.reshape(value, [1]) for name, value in results.items()}
+        return results
+
+    def update_trackers(self, logs):
+        """Adds one step's logs to the running means; returns the means (no step count)."""
+        for name, value in logs.items():
+            self._trackers[name].update_state(value)
+        return {name: tracker.result() for name, tracker in self._trackers.items()}
+
+    def _scale_for_replicas(self, loss, optimizer):
+        # Each replica computes the mean over its part of the batch and the strategy
+        # sums gradients over replicas: divide so the sum is the global-batch mean.
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        if replicas > 1:
+            loss = loss / tf.cast(replicas, loss.dtype)
+        return optimizer.scale_loss(loss)
+
+    def _apply(self, tape, loss, optimizer, variables):
+        """Applies d(loss)/d(variables), scaled as `_scale_for_replicas` scales the
+        loss (the seed gradient carries the factor, so the tape need not have
+        recorded the scaling)."""
+        factor = self._scale_for_replicas(tf.ones_like(loss), optimizer)
+        gradients = tape.gradient(loss, variables, output_gradients=factor)
+        optimizer.apply_gradients(zip(gradients, variables))
+
+    def _prepare_fit_data(self, args, kwargs):
+        """fit's (args, kwargs) before Keras sees them (GAN groups critic batches)."""
+        return args, kwargs
+
+    def fit(self, *args, shuffle=False, **kwargs):
+        # Optimizer slots created inside the first trace would make tf.function trace
+        # train_step a second time; create them here, once.
+        if self.gan_loss is not None:
+            self.build_optimizers()
+            args, kwargs = self._prepare_fit_data(args, kwargs)
+        args, kwargs = one_iterator_per_fit(args, kwargs)
+        self._fit_steps_per_execution(kwargs.get("steps_per_epoch"))
+        # Datasets come shuffled from gan_tf.data; Keras would only warn about shuffle=True.
+        return super().fit(*args, shuffle=shuffle, **kwargs)
+
+    def _fit_steps_per_execution(self, steps_per_epoch):
+        # Keras runs whole executions of steps_per_execution steps, so an epoch of
+        # steps_per_epoch steps that is no multiple of it would run past its end (and
+        # shift the step count that checkpoints and resumption rely on): use the
+        # largest divisor of steps_per_epoch not above the compiled value instead.
+        wanted = getattr(self, "_wanted_steps_per_execution", None)
+        if wanted is None:
+            wanted = self._wanted_steps_per_execution = int(self.steps_per_execution)
+        chosen = wanted
+        if steps_per_epoch and wanted > 1:
+            chosen = max(d for d in range(1, wanted + 1) if steps_per_epoch % d == 0)
+        if chosen != self.steps_per_execution:
+            self.steps_per_execution = chosen
+            if getattr(self, "train_function", None) is not None:
+                self.make_train_function(force=True)  # retraced for the new value
+
+    def test_step(self, data):
+        raise NotImplementedError(f"{type(self).__name__} has no validation step; "
+                                  "evaluate its images with gan_tf.metrics instead")
+
+    # -- Export -------------------------------------------------------------------------
+
+    def _write_export(self, path, archive, metadata):
+        """Writes `archive` (a keras.export.ExportArchive) and `metadata` (the JSON of
+        EXPORT_METADATA) to `path`, through a temporary folder renamed into place: a
+        failed or interrupted export leaves the previous one (or nothing) there."""
+        path = str(path).rstrip("/")
+        parent, name = path.rsplit("/", 1) if "/" in path else (".", path)
+        with interrupt.critical():
+            fileio.makedirs(parent)
+            fileio.remove_temporary_named(parent, name)
+            tmp = fileio.join(parent, f"{fileio.TMP_PREFIX}{name}-export")
+            try:
+                archive.write_out(tmp, verbose=False)
+                fileio.write_atomic(fileio.join(tmp, EXPORT_METADATA),
+                                    json.dumps(metadata, indent=2))
+                _faults.point("export", "written")
+                fileio.replace_folder(tmp, path)
+            except BaseException:
+                fileio.rmtree(tmp)
+                raise
+        return path
+
+
+def _multi_worker(strategy):
+    """True under a MultiWorkerMirroredStrategy spanning more than one worker."""
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return False
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None:
+        return False
+    spec = resolver.cluster_spec().as_dict()
+    return sum(len(tasks) for kind, tasks in spec.items() if kind in ("chief", "worker")) > 1
+
+
+def unpack(data):
+    """Splits a batch into (images, labels or None).
+
+    Datasets may yield `images`, `(images,)`, `(images, labels)` or dicts with an
+    "image" key (and optionally "label").
+    """
+    if isinstance(data, dict):
+        return data["image"], data.get("label")
+    if isinstance(data, (tuple, list)):
+        if len(data) == 1:
+            return data[0], None
+        return data[0], data[1]
+    return data, None
+
+
+def one_iterator_per_fit(args, kwargs):
+    """`fit`'s (args, kwargs) with a finite tf.data.Dataset of known length n and no
+    steps_per_epoch replaced by `dataset.repeat()` and steps_per_epoch=n.
+
+    The epochs are the same batches, in the same (reshuffled) order, but Keras then
+    keeps one iterator for the whole `fit` instead of one per epoch: closing a
+    tf.data iterator waits for its autotuning thread, which sleeps in periods of
+    10 ms doubling up to seconds (docs/performance.md). Anything else is returned
+    unchanged.
+    """
+    args, kwargs = list(args), dict(kwargs)
+    in_args = bool(args)
+    data = args[0] if in_args else kwargs.get("x")
+    if kwargs.get("steps_per_epoch") is not None or not isinstance(data, tf.data.Dataset):
+        return tuple(args), kwargs
+    length = int(data.cardinality())
+    if length <= 0:  # unknown, infinite or empty: Keras' own handling
+        return tuple(args), kwargs
+    if in_args:
+        args[0] = data.repeat()
+    else:
+        kwargs["x"] = data.repeat()
+    kwargs["steps_per_epoch"] = length
+    return tuple(args), kwargs

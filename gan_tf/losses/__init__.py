@@ -1,0 +1,11 @@
+"""Adversarial losses: pure functions (`functions`) and the recipes `GAN` trains with
+(`recipes`). Every name of both is available here: `gan_tf.losses.hinge_discriminator_loss`,
+`gan_tf.losses.get("hinge")`, `gan_tf.losses.GANLoss`, ...
+"""
+
+from gan_tf.losses.functions import *  # noqa: F401,F403
+from gan_tf.losses.recipes import *  # noqa: F401,F403
+from gan_tf.losses.recipes import _LOSSES  # noqa: F401 (registry, for tests)
+from gan_tf.losses.recipes import _REGULARIZERS  # noqa: F401
+from gan_tf.losses.recipes import code_arguments  # noqa: F401
+from gan_tf.losses.recipes import declared_codes  # noqa: F401

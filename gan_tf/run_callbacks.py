@@ -1,0 +1,175 @@
+"""The callbacks of a trainer run (gan_tf.trainer), in the order that keeps the
+workdir consistent.
+
+    DivergenceGuard   stops on NaN/Inf (and, per --on_explosion, on exploding losses)
+    TimeBudget        stops at --train_minutes
+    clock             the run state's training time, for a resumed budget
+    -- epoch ends below run only for complete epochs (and the budget's last one) --
+    ModeCollapseMonitor, FrechetEvaluation (--eval_every), extra callbacks
+    SampleGrid / TranslationGrid
+    Checkpoint        records the epoch in the run state, saves, then rewrites
+                      history.json and losses.png from what it saved
+    TensorBoard       logs/train
+
+An epoch that a signal or a divergence cuts short never reaches them at its end: the
+trainer saves such a step itself (interrupt) or rolls back (divergence).
+"""
+
+import time
+
+import keras
+
+from gan_tf import callbacks as callbacks_lib
+from gan_tf import checkpoint as checkpoint_lib
+from gan_tf import interrupt
+
+
+class Kit:
+    """A run's callbacks and the handles the trainer needs."""
+
+    def __init__(self, run, extra_callbacks=()):
+        config, workdir = run.config, run.workdir
+        cb, train = config.callbacks, config.train
+        self.run = run
+        self.guard = callbacks_lib.DivergenceGuard(
+            loss_limit=train.loss_limit, on_explosion=train.on_explosion,
+            rollbacks=run.state.rollbacks)
+        self.budget = (callbacks_lib.TimeBudget(train.train_minutes,
+                                                run.state.train_seconds)
+                       if train.train_minutes else None)
+        self.clock = _Clock(run.state, self.budget)
+        self.checkpoint = checkpoint_lib.Checkpoint(
+            run.manager, every_steps=cb.checkpoint_every_steps, state=run.state,
+            steps_per_epoch=run.steps_per_epoch,
+            history_path=workdir / "history.json" if run.chief else None,
+            plot_path=workdir / "losses.png" if run.chief else None,
+            should_save=lambda: run.chief and not self.guard.diverged)
+        epoch_end = self._monitors(run) + list(extra_callbacks or ())
+        if run.chief:
+            epoch_end += [
+                run.task.sample_callback(config, workdir / "samples", workdir / "logs"),
+                self.checkpoint,
+                keras.callbacks.TensorBoard(workdir / "logs", write_graph=False,
+                                            update_freq=cb.log_every_steps or "epoch")]
+        first = [self.guard] + ([self.budget] if self.budget else []) + [self.clock]
+        self.callbacks = first + [_CompleteEpochs(epoch_end, self._epoch_counts)]
+
+    def _monitors(self, run):
+        config = run.config
+        found = []
+        if config.callbacks.collapse_every:
+            reference = run.task.reference_images(config)
+            if reference is not None:
+                found.append(callbacks_lib.ModeCollapseMonitor(
+                    reference, every=config.callbacks.collapse_every,
+                    threshold=config.callbacks.collapse_threshold, seed=config.train.seed))
+        if config.callbacks.eval_every and run.chief:
+            from gan_tf.metrics import callbacks as metric_callbacks
+
+            found.append(metric_callbacks.for_config(config, run.workdir.path))
+        return found
+
+    def _epoch_counts(self):
+        """Whether the epoch that just ended runs the epoch-end callbacks: a complete
+        epoch, or the last (partial) one of a time budget, and never a diverged one."""
+        if self.guard.diverged:
+            return False
+        model, spe = self.run.model, self.run.steps_per_epoch
+        if model.train_steps % spe == 0:
+            return True
+        monitor = interrupt.active()
+        return bool(self.budget and self.budget.stopped and
+                    not (monitor and monitor.requested))
+
+    def stopped(self):
+        """Whether the last fit stopped early (divergence, budget or a signal)."""
+        monitor = interrupt.active()
+        return bool(self.guard.diverged or (self.budget and self.budget.stopped) or
+                    (monitor and monitor.requested))
+
+    def resume_epoch(self, trackers):
+        """A callback that continues an epoch checkpointed in its middle."""
+        return _ResumeEpoch(trackers)
+
+    def adopt(self, state):
+        """Continues from `state` (a rollback's restored one); returns it."""
+        state.steps_per_epoch = self.run.steps_per_epoch
+        self.checkpoint.state = state
+        self.clock.state = state
+        self.guard.rollbacks = state.rollbacks
+        return state
+
+
+def build(run, extra_callbacks=()):
+    return Kit(run, extra_callbacks)
+
+
+class _CompleteEpochs(keras.callbacks.Callback):
+    """Forwards every hook to `callbacks`, but `on_epoch_end` only when `counts()`."""
+
+    def __init__(self, callbacks, counts):
+        super().__init__()
+        self.inner = list(callbacks)
+        self.counts = counts
+
+    def set_model(self, model):
+        super().set_model(model)
+        for callback in self.inner:
+            callback.set_model(model)
+
+    def set_params(self, params):
+        super().set_params(params)
+        for callback in self.inner:
+            callback.set_params(params)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.counts():
+            for callback in self.inner:
+                callback.on_epoch_end(epoch, logs)
+
+    def __getattribute__(self, name):
+        if name.startswith("on_") and name != "on_epoch_end":
+            inner = object.__getattribute__(self, "inner")
+
+            def forward(*args, **kwargs):
+                for callback in inner:
+                    getattr(callback, name)(*args, **kwargs)
+            return forward
+        return object.__getattribute__(self, name)
+
+
+class _Clock(keras.callbacks.Callback):
+    """Keeps the run state's training time (and whether the budget ended it)."""
+
+    def __init__(self, state, budget):
+        super().__init__()
+        self.state = state
+        self.budget = budget
+        self._start = None
+        self._base = 0.0
+
+    def on_train_begin(self, logs=None):
+        self._start, self._base = time.monotonic(), self.state.train_seconds
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._tick()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._tick()
+
+    def _tick(self):
+        self.state.train_seconds = self._base + time.monotonic() - self._start
+        if self.budget is not None:
+            self.state.budget_spent = self.budget.stopped
+
+
+class _ResumeEpoch(keras.callbacks.Callback):
+    """Continues an epoch checkpointed in its middle: restores its running means
+    (after fit resets them)."""
+
+    def __init__(self, trackers):
+        super().__init__()
+        self.trackers = trackers
+
+    def on_epoch_begin(self, epoch, logs=None):
+        checkpoint_lib.set_tracker_states(self.model, self.trackers)

@@ -1,0 +1,445 @@
+"""`train_and_evaluate(config, workdir)`: the flag-free library call that trains a config.
+
+    setup      check the config's names, build the strategy, precision, data and
+               model: nothing is written yet, so a failed start leaves the workdir
+               as it was and the corrected command just works
+    prepare    take the workdir's lock; --restart deletes gan_tf's files; refuse a
+               run of another config or on changed data; restore the newest
+               checkpoint (or --resume_from); repair what a crash left
+    train      fit from the restored step, with the run's callbacks; roll back on
+               divergence; stop at the time budget; save and end as interrupted on
+               SIGINT/SIGTERM
+    export     the SavedModel (through a temporary folder renamed into place)
+
+The batches form one stream that is a pure function of the seed (the shuffled data
+repeated); a run restored at step S skips the S steps' batches, so a resumed run sees
+exactly the batches, noise and dropout of an uninterrupted one, bit for bit with
+`config.train.deterministic` (docs/reliability.md). docs/architecture.md draws the
+whole flow.
+"""
+
+import dataclasses
+import json
+import shutil
+import time
+from typing import Any
+
+from absl import logging
+import keras
+import numpy as np
+import tensorflow as tf
+
+from gan_tf import checkpoint as checkpoint_lib
+from gan_tf import configs
+from gan_tf import distribute
+from gan_tf import fileio
+from gan_tf import interrupt
+from gan_tf import precision
+from gan_tf import tasks
+from gan_tf import workdir as workdir_lib
+from gan_tf.data import DatasetUnavailableError
+
+Interrupted = interrupt.Interrupted
+ON_DATA_CHANGE = ("refuse", "continue")
+
+
+class UsageError(ValueError):
+    """Bad user input found before any training; the message is one line."""
+
+
+class DivergedError(RuntimeError):
+    """Training diverged and was stopped; the message says where and what next."""
+
+
+@dataclasses.dataclass
+class Run:
+    """Everything one call of `train_and_evaluate` works with."""
+
+    config: Any
+    task: Any
+    workdir: Any
+    chief: bool
+    strategy: Any
+    model: Any = None
+    dataset: Any = None
+    steps_per_epoch: int = 0
+    d_steps: int = 1
+    manager: Any = None
+    shared_checkpoints: Any = None
+    state: Any = None
+
+    @property
+    def total_steps(self):
+        return self.config.train.epochs * self.steps_per_epoch
+
+    def stream(self, skip=0):
+        """The run's batches from training step `skip` on (a fresh tf.data iterator:
+        tf.data reshuffles per iterator, so every fit takes a newly built stream)."""
+        built = self.dataset if self.dataset is not None else \
+            self.task.load_data(self.config, repeat=self.config.train.steps_per_epoch
+                                is not None)
+        self.dataset = None
+        if self.config.train.steps_per_epoch is None:
+            built = built.repeat()
+        return built.skip(skip * self.d_steps) if skip else built
+
+
+def train_and_evaluate(config, workdir, restart=False, verbose=1, extra_callbacks=None,
+                       resume_from=None, on_data_change="refuse"):
+    """Trains `config` into `workdir`, resuming from its newest checkpoint.
+
+    Args:
+        config: a `configs.Config`.
+        workdir: the run's folder (any tf.io.gfile path).
+        restart: delete the previous run's files first (gan_tf's files only, in a
+            folder gan_tf made).
+        verbose: Keras fit verbosity.
+        extra_callbacks: more Keras callbacks for `fit`.
+        resume_from: resume from this checkpoint (a name like "ckpt-0003") instead of
+            the newest; the newer ones are moved to checkpoints/abandoned/.
+        on_data_change: "refuse" (default) or "continue" when the data differs from
+            the data the run started on.
+
+    Returns:
+        the trained model (`GAN` or `CycleGAN`).
+
+    Raises:
+        UsageError: a bad config, data that cannot be had or does not fit, a busy or
+            foreign workdir; nothing was written.
+        gan_tf.checkpoint.CheckpointError: a checkpoint does not load, or cannot be
+            written.
+        DivergedError: training diverged and was stopped.
+        Interrupted: SIGINT/SIGTERM; the last complete step is saved.
+    """
+    if on_data_change not in ON_DATA_CHANGE:
+        raise UsageError(f"on_data_change must be one of {', '.join(ON_DATA_CHANGE)}, "
+                         f"got {on_data_change!r}")
+    with _monitor() as monitor:
+        run = setup(config, workdir)
+        try:
+            with _writer_lock(run):
+                if prepare(run, restart, resume_from, on_data_change):
+                    train(run, monitor, verbose, extra_callbacks)
+                    export(run)
+        finally:
+            if not run.chief:
+                shutil.rmtree(run.workdir.path, ignore_errors=True)
+    return run.model
+
+
+def _monitor():
+    active = interrupt.active()
+    if active is not None:  # a caller (the CLI) already watches the signals
+        return _Reuse(active)
+    return interrupt.monitoring()
+
+
+class _Reuse:
+    def __init__(self, monitor):
+        self.monitor = monitor
+
+    def __enter__(self):
+        return self.monitor
+
+    def __exit__(self, *exc_info):
+        return False
+
+
+def _writer_lock(run):
+    if not run.chief:
+        return _Reuse(None)
+    try:
+        return run.workdir.lock()
+    except workdir_lib.WorkdirError as error:
+        raise UsageError(str(error)) from error
+
+
+# -- Setup: everything that can fail before anything is written ------------------------
+
+
+def setup(config, workdir):
+    """Checks `config` and builds the strategy, data and model; writes nothing.
+
+    Raises:
+        UsageError: a bad name, data that cannot be had or does not fit the models.
+    """
+    task = tasks.for_config(config)
+    train = config.train
+    try:
+        task.check(config)
+        if train.deterministic:
+            tf.config.experimental.enable_op_determinism()
+        strategy = distribute.make_strategy(train.strategy)
+        keras.mixed_precision.set_global_policy(precision.resolve(train.precision))
+        # The data order depends on the global seed too: fix it before the data.
+        keras.utils.set_random_seed(train.seed)
+        dataset = task.load_data(config, repeat=train.steps_per_epoch is not None)
+        shapes = task.check_data(config, dataset)
+    except (ValueError, DatasetUnavailableError) as error:
+        raise UsageError(str(error)) from error
+    chief = distribute.is_chief(strategy)
+    run = Run(config=config, task=task, strategy=strategy, chief=chief, dataset=dataset,
+              workdir=workdir_lib.Workdir(workdir if chief else
+                                          distribute.worker_scratch(strategy)),
+              d_steps=task.d_steps(config))
+    run.steps_per_epoch = train.steps_per_epoch or int(dataset.cardinality()) // run.d_steps
+    if run.steps_per_epoch < 1:
+        raise UsageError(f"{config.data.name} gives fewer than {run.d_steps} batches of "
+                         f"{config.data.batch_size}: lower --batch_size")
+    try:
+        with strategy.scope():
+            run.model = task.build(config, shapes)
+    except ValueError as error:
+        raise UsageError(str(error)) from error
+    run.manager = checkpoint_lib.CheckpointManager(run.workdir / "checkpoints",
+                                                   config.callbacks.keep_checkpoints)
+    run.shared_checkpoints = checkpoint_lib.CheckpointManager(
+        workdir_lib.Workdir(workdir) / "checkpoints")  # every worker resumes from these
+    return run
+
+
+# -- Prepare: the workdir, under its lock ----------------------------------------------
+
+
+def prepare(run, restart=False, resume_from=None, on_data_change="refuse"):
+    """Readies the workdir and restores the run's state; returns False when there is
+    nothing to train (the message says why) and True otherwise.
+
+    Raises:
+        UsageError: a foreign folder for --restart, another config, changed data.
+        CheckpointError: a checkpoint does not load.
+    """
+    workdir, config = run.workdir, run.config
+    try:
+        if restart:
+            workdir.restart()
+        previous = workdir.read_config()
+    except workdir_lib.WorkdirError as error:
+        raise UsageError(str(error)) from error
+    if previous is not None:
+        _check_same_run(previous, config, workdir.path)
+    if run.chief:
+        workdir.clean_temporary()
+        run.manager.clean()
+    run.state = _restore(run, resume_from)
+    _check_data(run, on_data_change)
+    if _finished(run):
+        return _export_if_missing(run)
+    if run.chief:
+        fresh = not workdir.exists or workdir.is_empty or workdir.holds_only_gan_tf_names
+        if fresh:
+            workdir.mark()
+        workdir.write_config(config)
+        checkpoint_lib.write_history(workdir / workdir_lib.HISTORY, run.state.history)
+    return True
+
+
+def _check_same_run(previous, config, path):
+    before, now = configs.identity(previous), configs.identity(config)
+    if before != now:
+        changed = sorted(f"{section}.{key}" for section, values in now.items()
+                         if isinstance(values, dict) for key in values
+                         if before.get(section, {}).get(key) != values[key])
+        raise UsageError(f"{path} holds a run with a different config "
+                         f"({', '.join(changed) or 'preset'} differ); pass --restart to "
+                         "replace it or choose another --workdir")
+
+
+def _restore(run, resume_from):
+    manager = run.shared_checkpoints if not run.chief else run.manager
+    state = manager.restore(run.model, resume_from)
+    history_path = run.workdir / workdir_lib.HISTORY
+    if state is None:
+        if run.chief and checkpoint_lib.read_history(history_path).get("epoch") and \
+                not run.manager.names():
+            raise checkpoint_lib.CheckpointError(
+                f"{history_path} records epochs but {run.manager.directory} has no "
+                "checkpoint to resume from; pass --restart to start over or choose "
+                "another --workdir")
+        return checkpoint_lib.RunState(steps_per_epoch=run.steps_per_epoch)
+    if resume_from and run.chief:
+        abandoned = run.manager.abandon_after(checkpoint_lib._strip(resume_from))
+        if abandoned:
+            logging.info("resuming from %s: moved the newer %s to %s/abandoned",
+                         resume_from, ", ".join(abandoned), run.manager.directory)
+    if not state.history:  # a gan_tf 0.1 checkpoint: the history file holds it
+        history = checkpoint_lib.read_history(history_path)
+        keep = sum(1 for e in history.get("epoch", []) if e <= state.epoch)
+        state.history = {k: v[:keep] for k, v in history.items()}
+    if state.steps_per_epoch and state.steps_per_epoch != run.steps_per_epoch:
+        raise UsageError(f"the run has {state.steps_per_epoch} steps per epoch but the "
+                         f"data now gives {run.steps_per_epoch}; pass --restart")
+    state.steps_per_epoch = run.steps_per_epoch
+    return state
+
+
+def _check_data(run, on_data_change):
+    try:
+        found = run.task.fingerprint(run.config)
+    except (ValueError, DatasetUnavailableError) as error:
+        raise UsageError(str(error)) from error
+    before = run.state.data
+    if before is not None and before != found:
+        what = ", ".join(f"{k}: {before.get(k)} -> {found.get(k)}" for k in found
+                         if before.get(k) != found.get(k))
+        if on_data_change == "refuse":
+            raise UsageError(f"the data of {run.workdir.path} changed since its run started "
+                             f"({what}); pass --on_data_change=continue to resume on the "
+                             "new data, or --restart")
+        logging.warning("the data changed since the run started (%s); continuing", what)
+    run.state.data = found
+
+
+def _finished(run):
+    """True (after saying why) when the restored run has nothing left to train."""
+    state, train = run.state, run.config.train
+    epochs_done = state.step / run.steps_per_epoch
+    if state.step > run.total_steps:
+        logging.info("%s already trained %.4g epochs; --epochs=%d asks for fewer: nothing "
+                     "to do", run.workdir.path, epochs_done, train.epochs)
+        return True
+    if state.step == run.total_steps:
+        logging.info("%s already trained for %d epochs; raise --epochs to continue",
+                     run.workdir.path, train.epochs)
+        return True
+    budget = train.train_minutes
+    if budget and state.train_seconds >= 60 * budget:
+        logging.info("%s already trained for its %.4g-minute budget (%.4g epochs); raise "
+                     "--train_minutes to continue", run.workdir.path, budget, epochs_done)
+        return True
+    if state.step:
+        logging.info("resuming %s at epoch %d, step %d", run.workdir.path,
+                     state.step // run.steps_per_epoch + 1, state.step)
+    return False
+
+
+def _export_if_missing(run):
+    """A finished run exports only when its export is missing or older; returns False."""
+    if run.chief and run.state.step and _exported_steps(run) != run.model.train_steps:
+        export(run)
+    return False
+
+
+def _exported_steps(run):
+    path = run.workdir / "generator" / "gan_tf_export.json"
+    try:
+        return json.loads(fileio.read_text(path)).get("train_steps")
+    except Exception:  # noqa: BLE001 - missing or unreadable: export again
+        return None
+
+
+# -- Train ------------------------------------------------------------------------------
+
+
+def train(run, monitor, verbose=1, extra_callbacks=None):
+    """Fits from the restored step to the end (or the budget), rolling back on
+    divergence per the config.
+
+    Raises:
+        DivergedError, Interrupted, CheckpointError.
+    """
+    from gan_tf import run_callbacks
+
+    kit = run_callbacks.build(run, extra_callbacks)
+    start, first_step = time.time(), run.state.step
+    while run.state.step < run.total_steps:
+        try:
+            with monitor.stopping(run.model):
+                _fit_from(run, kit, verbose)
+        except KeyboardInterrupt as error:  # a second signal, or one raised elsewhere:
+            # fit stops between steps, so the model holds a complete step; save it.
+            interrupted = error if isinstance(error, Interrupted) else Interrupted()
+            if not kit.guard.diverged:
+                with interrupt.critical():
+                    kit.checkpoint.save_now()
+            raise _where(run, kit, interrupted) from None
+        if kit.guard.diverged:
+            _roll_back(run, kit)
+            continue
+        if monitor.requested:
+            kit.checkpoint.save_now()
+            raise _where(run, kit, Interrupted(monitor.requested)) from None
+        break
+    seconds, steps = time.time() - start, run.model.train_steps - first_step
+    if steps:
+        images = steps * run.d_steps * run.config.data.batch_size
+        logging.info("trained %d images in %.0f s: %.0f images/s", images, seconds,
+                     images / max(seconds, 1e-9))
+
+
+def _where(run, kit, interrupted):
+    """`interrupted` with the last complete step saved and its checkpoint."""
+    found = run.manager.latest() if run.chief else None
+    if found is not None:
+        state, path = found
+        interrupted.step, interrupted.epoch, interrupted.path = state.step, state.epoch, path
+    return interrupted
+
+
+def _fit_from(run, kit, verbose):
+    """Runs `fit` from the restored step: the rest of a partly done epoch (its running
+    means restored), then whole epochs, until the end, a stop or the budget."""
+    model, state, spe = run.model, run.state, run.steps_per_epoch
+    epoch, done = divmod(state.step, spe)
+    epochs = run.config.train.epochs
+    if done:
+        model.fit(run.stream(state.step), epochs=epoch + 1, initial_epoch=epoch,
+                  steps_per_epoch=spe - done, verbose=verbose,
+                  callbacks=kit.callbacks + [kit.resume_epoch(state.trackers)])
+        state.step = model.train_steps
+        if kit.stopped():
+            return
+        epoch += 1
+    if epoch < epochs:
+        model.fit(run.stream(epoch * spe), epochs=epochs, initial_epoch=epoch,
+                  steps_per_epoch=spe, verbose=verbose, callbacks=kit.callbacks)
+    state.step = model.train_steps
+
+
+def _roll_back(run, kit):
+    """After a divergence: stops (DivergedError) or restores the last good checkpoint,
+    lowers the learning rates and moves the noise seed."""
+    train, state = run.config.train, run.state
+    what = kit.guard.diverged
+    where = f"step {what['step']} (epoch {what['epoch']}): {what['reason']}"
+    found = run.manager.latest()
+    policy = train.on_explosion if what.get("kind") == "explosion" else train.on_divergence
+    if policy == "stop" or state.rollbacks >= train.max_rollbacks:
+        why = "" if policy == "stop" else \
+            f" after {state.rollbacks} rollbacks (--max_rollbacks)"
+        last = (f"the last good checkpoint is {found[1]} (epoch {found[0].epoch})"
+                if found else "no checkpoint was saved")
+        raise DivergedError(
+            f"training diverged at {where}{why}; {last}. Lower --g_lr/--d_lr, or pass "
+            "--on_divergence=rollback to roll back automatically")
+    if found is None:
+        raise DivergedError(f"training diverged at {where} before the first checkpoint; "
+                            "lower --g_lr/--d_lr and run again with --restart")
+    rollbacks = state.rollbacks + 1
+    restored = run.manager.restore(run.model)
+    restored.rollbacks = rollbacks
+    run.state = kit.adopt(restored)
+    model = run.model
+    for optimizer in (model.g_optimizer, model.d_optimizer):
+        optimizer.learning_rate.assign(
+            float(optimizer.learning_rate.numpy()) * train.rollback_lr_factor)
+    if train.rollback_reseed and hasattr(model, "seed_generator"):  # CycleGAN: no noise
+        value = model.seed_generator.state.numpy()
+        model.seed_generator.state.assign(
+            np.asarray([train.seed + 7919 * rollbacks, 0], value.dtype))
+    logging.warning(
+        "rolled back to %s (epoch %d, step %d) after divergence at %s; rollback %d of "
+        "%d: learning rates now g %.3g, d %.3g%s", found[1], restored.epoch,
+        restored.step, where, rollbacks, train.max_rollbacks,
+        float(model.g_optimizer.learning_rate.numpy()),
+        float(model.d_optimizer.learning_rate.numpy()),
+        ", noise reseeded" if train.rollback_reseed else "")
+
+
+# -- Export -----------------------------------------------------------------------------
+
+
+def export(run):
+    """Exports the generator(s) into workdir/generator (the chief only)."""
+    if run.chief:
+        run.model.export_generator(run.workdir / "generator")

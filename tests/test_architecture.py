@@ -1,0 +1,84 @@
+"""The shape of the package (docs/architecture.md): no flags at import, small classes
+and functions, no scripts inside the package."""
+
+import ast
+import pathlib
+import subprocess
+import sys
+
+PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "gan_tf"
+MAX_CLASS_LINES, MAX_FUNCTION_LINES = 350, 80
+CLI_MODULES = {"train.py", "evaluate.py"}
+
+
+def _sources():
+    return sorted(p for p in PACKAGE.rglob("*.py") if "assets" not in p.parts)
+
+
+def _docstring_lines(node):
+    """Lines of every docstring in `node` (its own and those of nested defs)."""
+    total = 0
+    for inner in ast.walk(node):
+        if isinstance(inner, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef,
+                              ast.Module)) and inner.body:
+            first = inner.body[0]
+            if isinstance(first, ast.Expr) and isinstance(getattr(first, "value", None),
+                                                            ast.Constant) and \
+                    isinstance(first.value.value, str):
+                total += first.end_lineno - first.lineno + 1
+    return total
+
+
+def _sizes():
+    """[(kind, qualified name, lines without docstrings)] of every class and function."""
+    found = []
+    for path in _sources():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                lines = node.end_lineno - node.lineno + 1 - _docstring_lines(node)
+                kind = "class" if isinstance(node, ast.ClassDef) else "function"
+                found.append((kind, f"{path.relative_to(PACKAGE)}:{node.name}", lines))
+    return found
+
+
+def test_no_class_over_350_lines_and_no_function_over_80():
+    sizes = _sizes()
+    assert len(sizes) > 100  # the walk found the package
+    too_long = [(kind, name, lines) for kind, name, lines in sizes
+                if lines > (MAX_CLASS_LINES if kind == "class" else MAX_FUNCTION_LINES)]
+    assert not too_long, too_long
+
+
+def test_the_counter_counts_code_not_docstrings():
+    source = 'def f():\n    """Doc\n\n    more doc.\n    """\n    x = 1\n    return x\n'
+    node = ast.parse(source).body[0]
+    assert node.end_lineno - node.lineno + 1 - _docstring_lines(node) == 3
+
+
+def test_importing_every_module_defines_no_flag():
+    """Flags exist only while a CLI runs (gan_tf.train / gan_tf.evaluate main)."""
+    modules = sorted(
+        "gan_tf." + ".".join(p.relative_to(PACKAGE).with_suffix("").parts).replace(
+            ".__init__", "").rstrip(".") for p in _sources())
+    modules = [m[:-len(".__init__")] if m.endswith(".__init__") else m for m in modules]
+    script = f"""
+import absl.logging, absl.flags, tensorflow, keras, tensorflow_datasets
+before = set(absl.flags.FLAGS)
+import importlib
+for name in {modules!r}:
+    importlib.import_module(name)
+added = sorted(set(absl.flags.FLAGS) - before)
+print("ADDED", added)
+assert not added, added
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    assert "ADDED []" in result.stdout
+
+
+def test_no_scripts_inside_the_package_but_the_two_command_lines():
+    scripts = [p.relative_to(PACKAGE).as_posix() for p in _sources()
+               if '__name__ == "__main__"' in p.read_text(encoding="utf-8")]
+    assert sorted(scripts) == sorted(CLI_MODULES), scripts
