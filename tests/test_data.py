@@ -399,7 +399,8 @@ def test_download_false_never_downloads(tmp_path):
     ({"name": "mnist_sample", "image_size": (0, 3)}, "image_size"),
     ({"name": "mnist_sample", "on_bad_image": "ignore"}, "on_bad_image.*'ignore'"),
     ({"name": "mnist_sample", "split": "validation"}, "no split 'validation'"),
-    ({"name": "mnist_sample", "split": "test", "batch_size": 5000}, "fewer than batch_size"),
+    ({"name": "mnist_sample", "split": "test", "batch_size": 5000},
+     "batch_size=5000 exceeds the 997 images of mnist_sample/test; use at most 997"),
 ])
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -420,7 +421,7 @@ def test_small_datasets_are_cached_large_ones_stream(monkeypatch):
         return b"CacheDataset" in ds._as_serialized_graph().numpy()
     assert has_cache(data.load("mnist_sample", batch_size=8))
     assert not has_cache(data.load("mnist_sample", batch_size=8, cache=False))
-    monkeypatch.setattr(data, "CACHE_LIMIT_BYTES", 1000)  # as if 9,003 digits were huge
+    monkeypatch.setattr(data.pipeline, "CACHE_LIMIT_BYTES", 1000)  # as if 9,003 digits were huge
     assert not has_cache(data.load("mnist_sample", batch_size=8))
     assert has_cache(data.load("mnist_sample", batch_size=8, cache=True))
 
