@@ -123,12 +123,13 @@ def _inspect(file):
 
 def _inspect_all(files, where):
     """[(shape or None, error or None)] per file, checked in threads; logs progress."""
-    chunks = [files[i:i + _CHUNK] for i in range(0, len(files), _CHUNK)]
+    size = max(1, min(_CHUNK, PROGRESS_EVERY))
+    chunks = [files[i:i + size] for i in range(0, len(files), size)]
     results, logged, start = [], 0, time.monotonic()
     with concurrent.futures.ThreadPoolExecutor(min(8, os.cpu_count() or 1)) as pool:
         for chunk_results in pool.map(lambda chunk: [_inspect(f) for f in chunk], chunks):
             results += chunk_results
-            if len(results) - logged >= PROGRESS_EVERY:
+            if len(results) - logged >= PROGRESS_EVERY and len(results) < len(files):
                 logged = len(results)
                 logging.info("%s: checked %d of %d image files (%.0f s)", where, logged,
                              len(files), time.monotonic() - start)
