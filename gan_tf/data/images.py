@@ -10,6 +10,7 @@ passes; the pipeline meets it when decoding (see `load`'s `on_bad_image`).
 """
 
 import io
+import re
 import struct
 
 from absl import logging
@@ -78,9 +79,11 @@ def _decode_with_tensorflow(encoded):
     try:
         shape = tf.io.decode_image(encoded, channels=3, expand_animations=False).shape
     except tf.errors.OpError as error:
-        reason = str(error.message).splitlines()[-1][:120] if error.message else ""
-        raise DataFileError(f"TensorFlow cannot decode it ({reason or 'corrupt'}); it is "
-                            f"truncated, corrupt or not an image") from None
+        # "{{function_node ...}} Unknown image file format. [Op:DecodeImage]" -> the middle
+        reason = re.sub(r"\{\{.*?\}\}|\[Op:.*?\]", "", str(error.message or "")).strip()
+        reason = reason.rstrip(".") or "no reason given"
+        raise DataFileError(f"TensorFlow cannot decode it ({reason}): truncated, corrupt "
+                            f"or not an image") from None
     return int(shape[0]), int(shape[1]), 3
 
 
@@ -111,6 +114,8 @@ def inspect_image(source):
             return inspect_image(f)
     head = source.read(26)
     size = source.seek(0, io.SEEK_END)
+    if size == 0:
+        raise DataFileError("an empty file")
     if head[:8] == _PNG_SIGNATURE:
         shape, end = _png_header(head), _PNG_END
     elif head[:2] == _JPEG_START:
