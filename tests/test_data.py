@@ -1,11 +1,19 @@
 """Data: every source on data the tests make (tfds mock data, tiny IDX files, image
-folders, a small fake CelebA), value ranges, shapes, labels, seeded order, every error.
-The slow test reads the real Fashion-MNIST of Debian's `dataset-fashion-mnist`."""
+folders, a small fake CelebA), value ranges, shapes, labels, seeded order, every error
+(one line naming the file and the fix), nothing left in $TMPDIR, the facts a trainer
+reads (fingerprint, num_classes). The slow test reads the real Fashion-MNIST of
+Debian's `dataset-fashion-mnist`."""
 
 import gzip
+import hashlib
+import io
+import json
 import logging
 import os
+import re
+import shutil
 import struct
+import tempfile
 import time
 import zipfile
 
@@ -22,6 +30,24 @@ DEBIAN_FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
 def batches(ds):
     return [b.numpy() if not isinstance(b, tuple) else tuple(t.numpy() for t in b)
             for b in ds]
+
+
+# ---------------------------------------------------------------- the package
+
+# Every public name of the former single module gan_tf/data.py.
+FORMER_NAMES = (
+    "ASSETS", "MNIST_SAMPLE_FILE", "TFDS_NAMES", "FOLDER_PREFIX", "CELEB_A_CROP",
+    "CELEB_A_SHAPE", "CELEB_A_ATTRIBUTES", "ON_BAD_IMAGE", "IMAGE_EXTENSIONS",
+    "DatasetUnavailableError", "MnistSample", "idx_files", "read_idx", "MnistIdx",
+    "inspect_image", "celeb_a_files", "CelebAAligned", "names", "check_name", "builder",
+    "to_float", "load", "element_shape", "check_matches_model", "INVERTED_SUFFIX",
+    "check_unpaired_name", "load_unpaired")
+
+
+def test_every_former_name_is_still_there():
+    missing = [name for name in FORMER_NAMES if not hasattr(data, name)]
+    assert not missing
+    assert issubclass(data.DataFileError, ValueError)
 
 
 # ---------------------------------------------------------------- bundled digits
@@ -178,6 +204,95 @@ def test_corrupt_idx_file_fails_naming_it(tmp_path, corruption, match):
     assert "train-images-idx3-ubyte.gz" in str(info.value)
 
 
+def write_raw_gz(path, raw):
+    with gzip.open(path, "wb") as f:
+        f.write(raw)
+
+
+@pytest.mark.parametrize("corruption, match", [
+    ("short_header", "its rank 3 needs a 16-byte header, the file has 8 bytes"),
+    ("long_data", r"header says \(20, 28, 28\) \(15,680 bytes\), it holds 15,681"),
+    ("gzip_stream", "cannot be read \\(error: Error -3 while decompressing"),
+    ("gzip_without_gz", "is gzipped but its name does not end in .gz: rename it"),
+])
+def test_every_broken_idx_file_fails_in_one_line(tmp_path, corruption, match):
+    path = str(tmp_path / "train-images-idx3-ubyte.gz")
+    images = np.zeros((20, 28, 28), np.uint8)
+    if corruption == "short_header":  # rank 3, one size of three
+        write_raw_gz(path, b"\0\0\x08\x03" + struct.pack(">I", 20))
+    elif corruption == "long_data":
+        write_raw_gz(path, b"\0\0\x08\x03" + struct.pack(">3I", 20, 28, 28)
+                     + images.tobytes() + b"\0")
+    elif corruption == "gzip_stream":  # bytes flipped inside the deflate stream
+        write_idx(path, images + np.arange(28, dtype=np.uint8) % 4 * 60)
+        raw = bytearray(open(path, "rb").read())
+        for i in range(len(raw) // 2, len(raw) // 2 + 8):
+            raw[i] ^= 0xFF
+        open(path, "wb").write(bytes(raw))
+    else:
+        write_idx(path, images)
+        os.rename(path, path[:-3])
+        path = path[:-3]
+    with pytest.raises(ValueError, match=match) as info:
+        data.read_idx(path)
+    assert isinstance(info.value, data.DataFileError) and path in str(info.value)
+    assert len(str(info.value).splitlines()) == 1
+
+
+def prepared_fashion_mnist(tmp_path, monkeypatch, num_train=50):
+    """A fashion_mnist copy prepared from tiny IDX files; (builder, data_dir)."""
+    monkeypatch.setattr(data, "_network_reachable", lambda host=None: False)
+    write_mnist_idx(str(tmp_path / "idx"), num_train=num_train)
+    data_dir = str(tmp_path / "tfds")
+    return data.builder("fashion_mnist", data_dir=data_dir,
+                        manual_dir=str(tmp_path / "idx")), data_dir
+
+
+def test_truncated_prepared_shard_is_named_before_training(tmp_path, monkeypatch):
+    builder, data_dir = prepared_fashion_mnist(tmp_path, monkeypatch)
+    shard = os.fspath(builder.info.splits["train"].filepaths[0])
+    with open(shard, "r+b") as f:  # a copy that stopped early
+        f.truncate(os.path.getsize(shard) - 100)
+    with pytest.raises(ValueError, match=(
+            f"{re.escape(shard)} of a prepared copy is truncated or corrupt: it holds 49 "
+            f"whole records and a cut one, 50 were written; delete "
+            f"{re.escape(os.fspath(builder.data_dir))} and load again with --manual_dir")):
+        data.load("fashion_mnist", batch_size=10, data_dir=data_dir)  # not mid-epoch
+
+
+def test_missing_prepared_shard_is_named(tmp_path, monkeypatch):
+    builder, data_dir = prepared_fashion_mnist(tmp_path, monkeypatch)
+    shard = os.fspath(builder.info.splits["test"].filepaths[0])
+    os.remove(shard)
+    with pytest.raises(data.DataFileError, match=f"{re.escape(shard)} of a prepared copy "
+                                                 f"is missing"):
+        data.load("fashion_mnist", split="test", data_dir=data_dir)
+
+
+@pytest.mark.parametrize("garbage", [b"garbage{", b"", b"\xff\xfe not text"])
+def test_garbage_dataset_info_is_named_with_the_fix(tmp_path, monkeypatch, garbage):
+    builder, data_dir = prepared_fashion_mnist(tmp_path, monkeypatch, num_train=8)
+    info_path = os.path.join(builder.data_dir, "dataset_info.json")
+    with open(info_path, "wb") as f:
+        f.write(garbage)
+    with pytest.raises(ValueError, match=(
+            f"{re.escape(info_path)} of a prepared copy is not valid JSON .*; delete "
+            f"{re.escape(os.fspath(builder.data_dir))} and load again with "
+            f"--manual_dir=DIR")) as info:
+        data.load("fashion_mnist", data_dir=data_dir)
+    assert len(str(info.value).splitlines()) == 1
+
+
+def test_garbage_json_of_the_bundled_digits_says_it_is_prepared_again(tmp_path):
+    shutil.copytree(os.path.dirname(data.builder("mnist_sample").data_dir),
+                    tmp_path / "mnist_sample")  # a prepared copy, without preparing it
+    with open(tmp_path / "mnist_sample" / "1.0.0" / "dataset_info.json", "w") as f:
+        f.write("{")
+    with pytest.raises(data.DataFileError, match="the next load prepares it again from "
+                                                 "the bundled digits"):
+        data.load("mnist_sample", data_dir=str(tmp_path))
+
+
 def test_manual_dir_for_a_dataset_without_manual_route(tmp_path):
     with pytest.raises(ValueError, match="manual_dir works for mnist, fashion_mnist and celeb_a"):
         data.load("cifar10", data_dir=str(tmp_path), manual_dir=str(tmp_path))
@@ -276,6 +391,34 @@ def test_celeb_a_bad_jpeg(tmp_path, on_bad_image, caplog):
         assert len(batches(ds)) == 1  # 5 readable images
 
 
+@pytest.mark.parametrize("file, content, match", [
+    ("list_eval_partition.txt", "000001.jpg 0\n000002.jpg train\n",
+     "list_eval_partition.txt line 2 is not an image name and a split 0, 1 or 2"),
+    ("list_attr_celeba.txt", None, "list_attr_celeba.txt line 4 is not an image name "
+                                   "and 40 values of 1 or -1"),
+    ("img_align_celeba.zip", b"PK\x03\x04 not a zip", "img_align_celeba.zip is not a "
+                                                         "readable zip file"),
+])
+def test_broken_celeb_a_files_are_named(tmp_path, file, content, match):
+    write_celeb_a(str(tmp_path / "celeba"), num=3)
+    path = tmp_path / "celeba" / file
+    if file == "img_align_celeba.zip":
+        for name in os.listdir(tmp_path / "celeba" / "img_align_celeba"):
+            os.remove(tmp_path / "celeba" / "img_align_celeba" / name)
+        os.rmdir(tmp_path / "celeba" / "img_align_celeba")
+        path.write_bytes(content)
+    elif content is None:  # the second image's row cut short
+        lines = path.read_text().splitlines()
+        lines[3] = lines[3][:40]
+        path.write_text("\n".join(lines) + "\n")
+    else:
+        path.write_text(content)
+    with pytest.raises(ValueError, match=match) as info:
+        data.load("celeb_a", batch_size=1, data_dir=str(tmp_path / "tfds"),
+                  manual_dir=str(tmp_path / "celeba"))
+    assert str(path) in str(info.value)
+
+
 # ---------------------------------------------------------------- folder:PATH
 
 
@@ -329,6 +472,85 @@ def test_folder_order_is_seeded(tmp_path):
                             for s in (1, 1, 2))
     np.testing.assert_array_equal(first, second)
     assert not np.array_equal(first, other)
+
+
+def test_folders_need_no_links_or_copies(tmp_path, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise PermissionError("links are not allowed here")
+
+    monkeypatch.setattr(os, "symlink", refuse)  # e.g. Windows without developer mode
+    pixels = write_images(str(tmp_path / "x"), 5)
+    images = np.concatenate(batches(data.load(f"folder:{tmp_path / 'x'}", batch_size=5,
+                                              shuffle=False)))
+    np.testing.assert_allclose(images, pixels / 127.5 - 1, atol=1e-6)  # sorted names
+
+
+def test_a_folder_is_a_scanned_file_list(tmp_path):
+    for split, label, num in (("train", "b", 2), ("train", "a", 3), ("test", "c", 1)):
+        write_images(str(tmp_path / "x" / split / label), num, prefix=label)
+    scanned = data.builder(f"folder:{tmp_path / 'x'}")
+    assert isinstance(scanned, data.ScannedFolder)
+    assert scanned.class_names == ("a", "b", "c")  # over all splits, sorted
+    assert [label for _, label in scanned.splits["train"]] == [0, 0, 0, 1, 1]
+    assert scanned.splits["test"] == ((str(tmp_path / "x" / "test" / "c" / "c0.png"), 2),)
+    assert scanned.shapes == {(8, 8, 3): 6} and scanned.skipped == 0
+
+
+def test_grayscale_and_colour_images_decode_as_rgb(tmp_path):
+    gray = write_images(str(tmp_path / "x"), 2, shape=(8, 8, 1), prefix="g")
+    write_images(str(tmp_path / "x"), 2, shape=(8, 8, 3), prefix="rgb")
+    images = np.concatenate(batches(data.load(f"folder:{tmp_path / 'x'}", batch_size=4,
+                                              shuffle=False)))
+    assert images.shape == (4, 8, 8, 3)
+    np.testing.assert_allclose(images[:2], np.repeat(gray / 127.5 - 1, 3, -1), atol=1e-6)
+
+
+def cut_png(path):
+    buffer = io.BytesIO()
+    Image.fromarray(np.full((8, 8, 3), 9, np.uint8)).save(buffer, "PNG")
+    path.write_bytes(buffer.getvalue()[:-30])  # a download that stopped early
+
+
+@pytest.mark.parametrize("on_bad_image", ["fail", "skip"])
+def test_files_tensorflow_cannot_decode_are_found_before_training(tmp_path, on_bad_image):
+    write_images(str(tmp_path / "x"), 4)
+    cut_png(tmp_path / "x" / "cut.png")
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "x" / "tiff.png",
+                                                        format="TIFF")  # PIL reads it
+    name = f"folder:{tmp_path / 'x'}"
+    if on_bad_image == "fail":
+        with pytest.raises(ValueError, match="2 of 6 image files.*cut.png.*tiff.png") as info:
+            data.load(name, batch_size=2)
+        assert len(str(info.value).splitlines()) == 1
+    else:  # the 4 good images, with no decoding error left for training
+        assert len(batches(data.load(name, batch_size=1, on_bad_image="skip"))) == 4
+
+
+def test_long_scans_log_their_progress(tmp_path, monkeypatch, caplog):
+    monkeypatch.setattr(data.folder, "PROGRESS_EVERY", 2)
+    write_images(str(tmp_path / "x"), 5)
+    with caplog.at_level(logging.INFO):
+        data.load(f"folder:{tmp_path / 'x'}", batch_size=1)
+    assert "checked 2 of 5 image files" in caplog.text
+    assert "checked all 5 image files" in caplog.text
+
+
+def test_inspect_image_reads_headers_and_end_markers(tmp_path):
+    def encoded(mode, fmt, size=(5, 7)):
+        buffer = io.BytesIO()
+        Image.new(mode, size).save(buffer, fmt)
+        return buffer.getvalue()
+
+    assert data.inspect_image(encoded("L", "PNG")) == (7, 5, 1)
+    assert data.inspect_image(encoded("RGBA", "PNG")) == (7, 5, 3)
+    assert data.inspect_image(encoded("P", "PNG")) == (7, 5, 3)
+    assert data.inspect_image(encoded("L", "JPEG")) == (7, 5, 1)
+    assert data.inspect_image(encoded("RGB", "JPEG") + b"trailing bytes") == (7, 5, 3)
+    assert data.inspect_image(encoded("L", "GIF")) == (7, 5, 3)  # GIF decodes as RGB
+    for broken in (encoded("RGB", "JPEG")[:-2], encoded("RGB", "PNG")[:-12], b"\x89PNG",
+                   encoded("RGB", "JPEG")[:20], b"text"):
+        with pytest.raises(data.DataFileError):
+            data.inspect_image(broken)
 
 
 def test_mixed_sizes_need_image_size(tmp_path):
@@ -399,7 +621,8 @@ def test_download_false_never_downloads(tmp_path):
     ({"name": "mnist_sample", "image_size": (0, 3)}, "image_size"),
     ({"name": "mnist_sample", "on_bad_image": "ignore"}, "on_bad_image.*'ignore'"),
     ({"name": "mnist_sample", "split": "validation"}, "no split 'validation'"),
-    ({"name": "mnist_sample", "split": "test", "batch_size": 5000}, "fewer than batch_size"),
+    ({"name": "mnist_sample", "split": "test", "batch_size": 5000},
+     "batch_size=5000 exceeds the 997 images of mnist_sample/test; use at most 997"),
 ])
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -420,9 +643,108 @@ def test_small_datasets_are_cached_large_ones_stream(monkeypatch):
         return b"CacheDataset" in ds._as_serialized_graph().numpy()
     assert has_cache(data.load("mnist_sample", batch_size=8))
     assert not has_cache(data.load("mnist_sample", batch_size=8, cache=False))
-    monkeypatch.setattr(data, "CACHE_LIMIT_BYTES", 1000)  # as if 9,003 digits were huge
+    monkeypatch.setattr(data.pipeline, "CACHE_LIMIT_BYTES", 1000)  # as if 9,003 digits were huge
     assert not has_cache(data.load("mnist_sample", batch_size=8))
     assert has_cache(data.load("mnist_sample", batch_size=8, cache=True))
+
+
+def test_nothing_is_left_in_tmpdir(tmp_path, monkeypatch):
+    """Every source, loaded and read, leaves $TMPDIR as it found it."""
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    monkeypatch.setenv("TMPDIR", str(tmpdir))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # tempfile caches the folder
+    monkeypatch.setattr(data, "_network_reachable", lambda host=None: False)
+    write_mnist_idx(str(tmp_path / "idx"))
+    write_celeb_a(str(tmp_path / "celeba"), num=3, partition=False)
+    write_images(str(tmp_path / "faces"), 3)
+    data_dir = str(tmp_path / "tfds")  # nothing prepared: builders made from scratch
+    for name, kwargs in (("fashion_mnist", {"manual_dir": str(tmp_path / "idx")}),
+                         ("celeb_a", {"manual_dir": str(tmp_path / "celeba")}),
+                         (f"folder:{tmp_path / 'faces'}", {}), ("mnist_sample", {})):
+        if name == "mnist_sample":  # made over an empty data_dir, read where prepared
+            data.sources.sample_builder(data_dir)
+            data_dir = None
+        next(iter(data.load(name, batch_size=3, data_dir=data_dir, **kwargs)))
+        data.fingerprint(name, data_dir=data_dir, **kwargs)
+    with pytest.raises(data.DatasetUnavailableError):
+        data.load("cifar10", data_dir=data_dir)
+    # TensorFlow's autograph writes its converted functions there and deletes them
+    # when the process exits; everything else must be gone now.
+    left = [n for n in os.listdir(tmpdir) if not n.startswith("__autograph_generated_file")]
+    assert left == []
+
+
+def test_batch_larger_than_the_split(tmp_path):
+    with pytest.raises(ValueError, match="batch_size=1000 exceeds the 997 images of "
+                                         "mnist_sample/test; use at most 997"):
+        data.load("mnist_sample", split="test", batch_size=1000, repeat=True)
+    write_images(str(tmp_path / "x"), 6)
+    with pytest.raises(ValueError, match="exceeds the 6 images of folder:"):
+        data.load(f"folder:{tmp_path / 'x'}", batch_size=8, drop_remainder=False,
+                  repeat=True)
+    # Without repeat or drop_remainder a larger batch is the whole split, once.
+    whole = data.load("mnist_sample", split="test", batch_size=1000, shuffle=False,
+                      drop_remainder=False)
+    assert [int(b.shape[0]) for b in whole] == [997]
+
+
+# ---------------------------------------------------------------- facts for the trainer
+
+
+def test_fingerprint_of_a_folder_follows_its_files(tmp_path):
+    root = tmp_path / "x"
+    write_images(str(root / "train" / "a"), 3)
+    write_images(str(root / "test" / "a"), 2)
+    name = f"folder:{root}"
+    first = data.fingerprint(name)
+    assert first == data.fingerprint(name) and json.loads(json.dumps(first)) == first
+    files = sorted((root / "train" / "a").iterdir())
+    assert first["files"] == 3 and first["bytes"] == sum(f.stat().st_size for f in files)
+    assert data.fingerprint(name, split="test")["files"] == 2
+    write_images(str(root / "train" / "a"), 1, prefix="new")
+    assert data.fingerprint(name)["files"] == 4
+    files[0].write_bytes(files[0].read_bytes())  # same bytes, written again
+    os.utime(files[0], ns=(0, first["newest_mtime_ns"] + 10**9))
+    assert data.fingerprint(name)["newest_mtime_ns"] > first["newest_mtime_ns"]
+    with pytest.raises(ValueError, match="no split 'validation'"):
+        data.fingerprint(name, split="validation")
+
+
+def test_fingerprint_of_each_kind_of_source(tmp_path, monkeypatch):
+    with open(data.MNIST_SAMPLE_FILE, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()
+    assert data.fingerprint("mnist_sample", "test") == {
+        "name": "mnist_sample", "split": "test", "asset_sha256": digest,
+        "asset_bytes": os.path.getsize(data.MNIST_SAMPLE_FILE), "version": "1.0.0"}
+    monkeypatch.setattr(data, "_network_reachable", lambda host=None: False)
+    idx_dir, data_dir = str(tmp_path / "idx"), str(tmp_path / "tfds")
+    with pytest.raises(data.DatasetUnavailableError):  # never downloads
+        data.fingerprint("fashion_mnist", data_dir=data_dir)
+    write_mnist_idx(idx_dir, num_train=20, num_test=8)
+    manual = data.fingerprint("fashion_mnist", data_dir=data_dir, manual_dir=idx_dir)
+    assert manual["files"]["t10k-labels-idx1-ubyte.gz"] == os.path.getsize(
+        os.path.join(idx_dir, "t10k-labels-idx1-ubyte.gz"))
+    data.load("fashion_mnist", batch_size=4, data_dir=data_dir, manual_dir=idx_dir)
+    prepared = data.fingerprint("fashion_mnist", split="test", data_dir=data_dir)
+    assert prepared["builder"] == "mnist_idx/fashion_mnist/1.0.0"
+    assert prepared["num_examples"] == 8 and prepared["num_bytes"] > 8 * 784
+    write_celeb_a(str(tmp_path / "celeba"), num=4)
+    celeb = data.fingerprint("celeb_a", manual_dir=str(tmp_path / "celeba"))
+    assert celeb["images"]["files"] == 4 and set(celeb["files"]) == {
+        "list_eval_partition.txt", "list_attr_celeba.txt"}
+
+
+def test_num_classes(tmp_path):
+    assert data.num_classes("mnist_sample") == 10 and data.num_classes("cifar10") == 10
+    assert data.num_classes("celeb_a") is None  # 40 attributes, no classes
+    write_images(str(tmp_path / "flat"), 2)
+    assert data.num_classes(f"folder:{tmp_path / 'flat'}") is None
+    for split, label in (("train", "a"), ("train", "b"), ("test", "c")):
+        write_images(str(tmp_path / "split" / split / label), 1)
+    assert data.num_classes(f"folder:{tmp_path / 'split'}") == 3
+    with pytest.raises(ValueError, match="unknown dataset"):
+        data.num_classes("mnist_typo")
 
 
 # ---------------------------------------------------------------- real data (slow)

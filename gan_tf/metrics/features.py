@@ -17,7 +17,7 @@ Every extractor has `extract(images) -> Features(features, probabilities)`, wher
 `images` are float (N, H, W, C) in [-1, 1] (gan_tf's convention), and `features`,
 `probabilities` numpy float32 (N, D) and (N, classes).
 
-`gan_tf/metrics/train_classifier.py` trains the bundled classifiers
+`tools/train_classifier.py` trains the bundled classifiers
 (docs/evaluation.md gives their held-out accuracy).
 """
 
@@ -179,7 +179,7 @@ class ClassifierExtractor:
         if not os.path.exists(weights_path):
             raise WeightsNotFoundError(
                 f"classifier weights {weights_path} are missing; train them with "
-                f"python -m gan_tf.metrics.train_classifier --dataset={family}")
+                f"python tools/train_classifier.py --dataset={family}")
         self.metadata = {}
         if os.path.exists(metadata_path):
             with open(metadata_path) as f:

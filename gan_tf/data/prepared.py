@@ -1,0 +1,139 @@
+"""Prepared tfds copies: making builders without litter, and refusing a broken copy in
+one line before any training instead of with tfds' or TensorFlow's errors mid-epoch.
+
+A prepared copy is DATA_DIR/NAME[/CONFIG]/VERSION/ with `dataset_info.json`,
+`features.json` and the examples in TFRecord shards. Two things go wrong in practice:
+a JSON file that is not JSON (an interrupted copy, an editor), and a shard shorter than
+recorded (a copy or download that stopped early), which TensorFlow only reports as
+"truncated record" when an epoch reaches it.
+"""
+
+import contextlib
+import glob
+import json
+import os
+import shutil
+import struct
+import tempfile
+
+from gan_tf.data.errors import DataFileError
+
+_RECORD_OVERHEAD = 16  # bytes around each TFRecord: length, its CRC, the data's CRC
+
+
+@contextlib.contextmanager
+def private_tempdir():
+    """Points `tempfile` at a folder of ours for the block, then deletes the folder.
+
+    tfds makes an empty `tmp*tfds` folder in $TMPDIR for every builder made over a
+    data_dir without a prepared copy (DatasetInfo.initialize_from_bucket) and never
+    deletes it; builders made inside this block leave nothing behind. `tempfile.tempdir`
+    is process-wide: keep the block to the making of a builder.
+    """
+    folder = tempfile.mkdtemp(prefix="gan_tf_builder_")
+    saved, tempfile.tempdir = tempfile.tempdir, folder
+    try:
+        yield
+    finally:
+        tempfile.tempdir = saved
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _unreadable_json(folder):
+    """(path, error) of the first JSON file under `folder` that does not parse, or None."""
+    for path in sorted(glob.glob(os.path.join(glob.escape(folder), "**", "*.json"),
+                                 recursive=True)):
+        try:
+            with open(path, encoding="utf-8") as f:
+                json.load(f)
+        except (OSError, ValueError) as error:  # JSONDecodeError, UnicodeDecodeError
+            return path, error
+    return None
+
+
+def make_builder(make, dataset_folder, fix):
+    """Calls `make()` to build a tfds builder, without litter in $TMPDIR, turning a
+    prepared copy that tfds cannot read into a DataFileError.
+
+    Args:
+        make: () -> builder.
+        dataset_folder: DATA_DIR/NAME[/CONFIG], where the builder's copies live.
+        fix: what to do with a broken copy, given its folder: (folder) -> str.
+
+    Raises:
+        DataFileError: a JSON file of a prepared copy does not parse, or tfds fails
+            on a folder that holds a copy; the message names the file and the fix.
+    """
+    with private_tempdir():
+        try:
+            return make()
+        except Exception as error:  # tfds: ParseError, KeyError, ... on a bad copy
+            if not os.path.isdir(dataset_folder):
+                raise
+            broken = _unreadable_json(dataset_folder)
+            if broken:
+                path, reason = broken
+                raise DataFileError(f"{path} of a prepared copy is not valid JSON "
+                                    f"({reason}); {fix(os.path.dirname(path))}") from None
+            raise DataFileError(f"the prepared copy in {dataset_folder} cannot be read "
+                                f"({type(error).__name__}: {error}); "
+                                f"{fix(dataset_folder)}") from error
+
+
+def count_records(path):
+    """(number of whole TFRecords in `path`, whether the file ends after the last one).
+
+    Walks the length fields only (12 bytes read per record), never the data.
+    """
+    size = os.path.getsize(path)
+    count = offset = 0
+    with open(path, "rb") as f:
+        while offset < size:
+            f.seek(offset)
+            header = f.read(8)
+            if len(header) < 8:
+                return count, False
+            offset += struct.unpack("<Q", header)[0] + _RECORD_OVERHEAD
+            if offset > size:
+                return count, False
+            count += 1
+    return count, True
+
+
+def _check_shards(split_info, fix, folder):
+    paths = [os.fspath(p) for p in split_info.filepaths]
+    if any("://" in p for p in paths):
+        return  # a remote data_dir (gs://...): not checked
+    missing = [p for p in paths if not os.path.isfile(p)]
+    if missing:
+        raise DataFileError(f"{missing[0]} of a prepared copy is missing ({len(missing)} "
+                            f"of {len(paths)} files of split {split_info.name!r}); "
+                            f"{fix(folder)}")
+    recorded = split_info.num_bytes + _RECORD_OVERHEAD * split_info.num_examples
+    if sum(os.path.getsize(p) for p in paths) == recorded:
+        return  # the sizes written when it was prepared: the cheap, usual case
+    for path, length in zip(paths, split_info.shard_lengths):
+        count, complete = count_records(path)
+        if count != length or not complete:
+            raise DataFileError(
+                f"{path} of a prepared copy is truncated or corrupt: it holds {count:,} "
+                f"whole records{'' if complete else ' and a cut one'}, {length:,} were "
+                f"written; {fix(folder)}")
+
+
+def check_prepared(dataset_builder, fix):
+    """Raises DataFileError when a shard of a prepared copy is missing or truncated.
+
+    Cheap: compares the shards' total size per split with the one recorded when the
+    copy was made (stat calls only); only when they differ does it walk the record
+    lengths of each shard to name the broken one.
+
+    Args:
+        dataset_builder: a prepared tfds builder.
+        fix: (folder) -> what to do, for the message.
+    """
+    info = dataset_builder.info
+    if str(getattr(info.file_format, "value", info.file_format)) != "tfrecord":
+        return  # other formats keep their own framing
+    for split_info in info.splits.values():
+        _check_shards(split_info, fix, os.fspath(dataset_builder.data_dir))
