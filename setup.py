@@ -15,6 +15,9 @@ setup(
                 "the runnable ports of five GAN tutorials.",
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
+    author="The gan_tf authors",
+    license="Apache-2.0",
+    license_files=["LICENSE"],
     python_requires=">=3.10",
     packages=find_packages(include=["gan_tf", "gan_tf.*"]),
     package_data={"gan_tf": ["assets/*.npz", "assets/*.json", "assets/*.h5"]},
@@ -39,6 +42,8 @@ setup(
         "test": ["pytest>=7", "scikit-learn", "jupytext"],
         # the t-SNE plot of python -m gan_tf.evaluate
         "evaluate": ["scikit-learn"],
-        "notebooks": ["jupyter", "nbclient", "nbformat", "ipykernel", "jupytext"],
+        # scikit-learn: the t-SNE plots of notebook 002 and of python -m gan_tf.evaluate
+        "notebooks": ["jupyter", "nbclient", "nbformat", "ipykernel", "jupytext",
+                      "scikit-learn"],
     },
 )

@@ -367,6 +367,7 @@ class Checkpoint(keras.callbacks.Callback):
         self.history_path, self.plot_path = history_path, plot_path
         self.should_save = should_save or (lambda: True)
         self.last_path = None
+        self._saved_step = None
         self._epoch = 0
         self._last_batch = -1
 
@@ -402,7 +403,7 @@ class Checkpoint(keras.callbacks.Callback):
         """Saves the current step (inside an epoch: with its running means); returns
         the path, or that of the checkpoint already holding this step."""
         state = self.state
-        if self.last_path and state.step == self.model.train_steps:
+        if self.last_path and self._saved_step == self.model.train_steps:
             return self.last_path
         state.step = self.model.train_steps
         state.epoch = state.step // state.steps_per_epoch if state.steps_per_epoch else \
@@ -415,7 +416,7 @@ class Checkpoint(keras.callbacks.Callback):
     def _save(self):
         path = self.manager.save(self.model, self.state)
         if path is not None:
-            self.last_path = path
+            self.last_path, self._saved_step = path, self.state.step
             if self.history_path:
                 write_history(self.history_path, self.state.history, self.plot_path)
 

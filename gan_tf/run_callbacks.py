@@ -19,6 +19,7 @@ import time
 
 import keras
 
+from gan_tf import _faults
 from gan_tf import callbacks as callbacks_lib
 from gan_tf import checkpoint as checkpoint_lib
 from gan_tf import interrupt
@@ -153,6 +154,7 @@ class _Clock(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         self._tick()
+        _faults.point("step", self.model.train_steps)
 
     def on_epoch_end(self, epoch, logs=None):
         self._tick()

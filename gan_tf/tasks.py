@@ -99,7 +99,6 @@ class LatentTask:
                     f"none for {config.data.name!r} (only {', '.join(features.CLASSIFIERS)})"
                     "; evaluate afterwards with python -m gan_tf.evaluate "
                     "--extractor=inception")
-        build_optimizer(config.train, config.train.g_lr)
 
     def d_steps(self, config):
         """Dataset batches one training step takes (one per critic step)."""
@@ -131,9 +130,8 @@ class LatentTask:
         return shapes
 
     def _num_classes(self, config):
-        found = (data.num_classes(config.data.name, data_dir=config.data.data_dir,
-                                  manual_dir=config.data.manual_dir)
-                 if hasattr(data, "num_classes") else 10)  # MERGE: until gan_tf.data has it
+        found = data.num_classes(config.data.name, data_dir=config.data.data_dir,
+                                 manual_dir=config.data.manual_dir)
         wanted = config.model.generator.get("num_classes")
         if not found or found < 2:
             raise ValueError(
@@ -223,7 +221,6 @@ class TranslationTask:
         if config.model.ema_decay is not None or config.model.augment:
             raise ValueError(f"ema and augment are options of the latent GANs, not of "
                              f"model {family}")
-        build_optimizer(config.train, config.train.g_lr)
 
     def _split_loss_kwargs(self, config):
         kwargs = dict(config.train.loss_kwargs)
@@ -286,8 +283,6 @@ class TranslationTask:
 
 
 def _fingerprint(name, config):
-    if not hasattr(data, "fingerprint"):  # MERGE: until gan_tf.data provides it
-        return None
     return data.fingerprint(name, split=config.data.split, data_dir=config.data.data_dir,
                             manual_dir=config.data.manual_dir)
 

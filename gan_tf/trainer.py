@@ -121,6 +121,8 @@ def train_and_evaluate(config, workdir, restart=False, verbose=1, extra_callback
                 if prepare(run, restart, resume_from, on_data_change):
                     train(run, monitor, verbose, extra_callbacks)
                     export(run)
+        except workdir_lib.WorkdirError as error:
+            raise UsageError(str(error)) from error
         finally:
             if not run.chief:
                 shutil.rmtree(run.workdir.path, ignore_errors=True)
@@ -146,12 +148,8 @@ class _Reuse:
 
 
 def _writer_lock(run):
-    if not run.chief:
-        return _Reuse(None)
-    try:
-        return run.workdir.lock()
-    except workdir_lib.WorkdirError as error:
-        raise UsageError(str(error)) from error
+    """The workdir's lock (the chief's: other workers write nothing there)."""
+    return run.workdir.lock() if run.chief else _Reuse(None)
 
 
 # -- Setup: everything that can fail before anything is written ------------------------
@@ -163,13 +161,14 @@ def setup(config, workdir):
     Raises:
         UsageError: a bad name, data that cannot be had or does not fit the models.
     """
-    task = tasks.for_config(config)
     train = config.train
     try:
+        # A multi-worker strategy must come before any TensorFlow op or variable.
+        strategy = distribute.make_strategy(train.strategy)
+        task = tasks.for_config(config)
         task.check(config)
         if train.deterministic:
             tf.config.experimental.enable_op_determinism()
-        strategy = distribute.make_strategy(train.strategy)
         keras.mixed_precision.set_global_policy(precision.resolve(train.precision))
         # The data order depends on the global seed too: fix it before the data.
         keras.utils.set_random_seed(train.seed)
@@ -226,12 +225,23 @@ def prepare(run, restart=False, resume_from=None, on_data_change="refuse"):
     if _finished(run):
         return _export_if_missing(run)
     if run.chief:
-        fresh = not workdir.exists or workdir.is_empty or workdir.holds_only_gan_tf_names
-        if fresh:
-            workdir.mark()
-        workdir.write_config(config)
-        checkpoint_lib.write_history(workdir / workdir_lib.HISTORY, run.state.history)
+        _write_start(run)
     return True
+
+
+def _write_start(run):
+    """The marker (in a folder gan_tf made), config.json, versions.json, and the
+    history of the restored state."""
+    workdir = run.workdir
+    try:
+        if workdir.is_empty or workdir.holds_only_gan_tf_names:
+            workdir.mark()
+        workdir.write_config(run.config)
+        checkpoint_lib.write_history(workdir / workdir_lib.HISTORY, run.state.history)
+    except OSError as error:
+        raise UsageError(f"cannot write {error.filename or workdir.path}: "
+                         f"{fileio.reason(error)} (a read-only or full disk?); free space "
+                         "or choose a writable --workdir") from error
 
 
 def _check_same_run(previous, config, path):
@@ -250,12 +260,13 @@ def _restore(run, resume_from):
     state = manager.restore(run.model, resume_from)
     history_path = run.workdir / workdir_lib.HISTORY
     if state is None:
-        if run.chief and checkpoint_lib.read_history(history_path).get("epoch") and \
-                not run.manager.names():
+        recorded = checkpoint_lib.read_history(history_path).get("epoch") if run.chief \
+            else None
+        if recorded and not run.manager.names():
             raise checkpoint_lib.CheckpointError(
-                f"{history_path} records epochs but {run.manager.directory} has no "
-                "checkpoint to resume from; pass --restart to start over or choose "
-                "another --workdir")
+                f"{history_path} records {len(recorded)} epochs but "
+                f"{run.manager.directory} has no checkpoint to resume from; pass "
+                "--restart to start over or choose another --workdir")
         return checkpoint_lib.RunState(steps_per_epoch=run.steps_per_epoch)
     if resume_from and run.chief:
         abandoned = run.manager.abandon_after(checkpoint_lib._strip(resume_from))
@@ -321,7 +332,7 @@ def _export_if_missing(run):
 
 
 def _exported_steps(run):
-    path = run.workdir / "generator" / "gan_tf_export.json"
+    path = fileio.join(run.workdir / "generator", "gan_tf_export.json")
     try:
         return json.loads(fileio.read_text(path)).get("train_steps")
     except Exception:  # noqa: BLE001 - missing or unreadable: export again
@@ -341,8 +352,8 @@ def train(run, monitor, verbose=1, extra_callbacks=None):
     from gan_tf import run_callbacks
 
     kit = run_callbacks.build(run, extra_callbacks)
-    start, first_step = time.time(), run.state.step
-    while run.state.step < run.total_steps:
+    start, first_step = time.time(), run.model.train_steps
+    while run.model.train_steps < run.total_steps:
         try:
             with monitor.stopping(run.model):
                 _fit_from(run, kit, verbose)
@@ -379,21 +390,20 @@ def _where(run, kit, interrupted):
 def _fit_from(run, kit, verbose):
     """Runs `fit` from the restored step: the rest of a partly done epoch (its running
     means restored), then whole epochs, until the end, a stop or the budget."""
-    model, state, spe = run.model, run.state, run.steps_per_epoch
-    epoch, done = divmod(state.step, spe)
+    model, spe = run.model, run.steps_per_epoch
+    step = model.train_steps
+    epoch, done = divmod(step, spe)
     epochs = run.config.train.epochs
     if done:
-        model.fit(run.stream(state.step), epochs=epoch + 1, initial_epoch=epoch,
+        model.fit(run.stream(step), epochs=epoch + 1, initial_epoch=epoch,
                   steps_per_epoch=spe - done, verbose=verbose,
-                  callbacks=kit.callbacks + [kit.resume_epoch(state.trackers)])
-        state.step = model.train_steps
+                  callbacks=kit.callbacks + [kit.resume_epoch(run.state.trackers)])
         if kit.stopped():
             return
         epoch += 1
     if epoch < epochs:
         model.fit(run.stream(epoch * spe), epochs=epochs, initial_epoch=epoch,
                   steps_per_epoch=spe, verbose=verbose, callbacks=kit.callbacks)
-    state.step = model.train_steps
 
 
 def _roll_back(run, kit):
@@ -405,6 +415,7 @@ def _roll_back(run, kit):
     found = run.manager.latest()
     policy = train.on_explosion if what.get("kind") == "explosion" else train.on_divergence
     if policy == "stop" or state.rollbacks >= train.max_rollbacks:
+        _record_diverged_epoch(run, what)
         why = "" if policy == "stop" else \
             f" after {state.rollbacks} rollbacks (--max_rollbacks)"
         last = (f"the last good checkpoint is {found[1]} (epoch {found[0].epoch})"
@@ -434,6 +445,19 @@ def _roll_back(run, kit):
         float(model.g_optimizer.learning_rate.numpy()),
         float(model.d_optimizer.learning_rate.numpy()),
         ", noise reseeded" if train.rollback_reseed else "")
+
+
+def _record_diverged_epoch(run, what):
+    """history.json gets the diverged epoch's running means (its NaN included), so the
+    file tells what happened; the checkpoints keep the last good state."""
+    if not run.chief:
+        return
+    history = checkpoint_lib.RunState(history={k: list(v) for k, v in
+                                               run.state.history.items()})
+    means = {name: (total / count if count else float("nan"))
+             for name, (total, count) in checkpoint_lib.tracker_states(run.model).items()}
+    history.record_epoch(what["epoch"], means)
+    checkpoint_lib.write_history(run.workdir / workdir_lib.HISTORY, history.history)
 
 
 # -- Export -----------------------------------------------------------------------------

@@ -152,24 +152,18 @@ def test_signal_saves_current_step_and_resumes_exactly(uninterrupted, tmp_path, 
 
 
 def test_ctrl_c_saves_the_step_in_progress(tmp_path, capsys, monkeypatch):
-    original = train._fit_from
-
-    def interrupted_fit(gan, *args, **kwargs):
-        class Stop(keras.callbacks.Callback):
-            def on_train_batch_end(self, batch, logs=None):
-                if self.model.train_steps == 4:
-                    raise KeyboardInterrupt
-        args = list(args)
-        args[4] = args[4] + [Stop()]
-        return original(gan, *args, **kwargs)
-
-    monkeypatch.setattr(train, "_fit_from", interrupted_fit)
+    # SIGINT to this process right after training step 4 (inside epoch 2 of 3 steps).
+    monkeypatch.setenv("GAN_TF_FAULT", "step:sigint:4")
     assert run_cli(*QUICK, "--steps_per_epoch=3", f"--workdir={tmp_path}") == 130
     err = capsys.readouterr().err
-    assert "step 4 (epoch 2) is saved in" in err and "ckpt-0002-000000004" in err
+    assert "interrupted (SIGINT): step 4 (epoch 1) is saved in" in err
+    assert "ckpt-0002-000000004" in err and "run the same command again" in err
     assert "Traceback" not in err
     entry = callbacks.latest_entry(str(tmp_path / "checkpoints"))
     assert entry["step"] == 4 and entry["trackers"]["d_loss"][1] == 1.0
+    monkeypatch.delenv("GAN_TF_FAULT")
+    assert run_cli(*QUICK, "--steps_per_epoch=3", f"--workdir={tmp_path}") == 0
+    assert json.load(open(tmp_path / "history.json"))["epoch"] == [1, 2]
 
 
 # -- 3. Divergence -----------------------------------------------------------------------
@@ -189,8 +183,10 @@ class PoisonOnce(keras.callbacks.Callback):
 
 
 def test_nan_stops_and_keeps_the_last_good_checkpoint(tmp_path, capsys, monkeypatch):
-    original = train.train_and_evaluate
-    monkeypatch.setattr(train, "train_and_evaluate", lambda *a, **k: original(
+    from gan_tf import trainer
+
+    original = trainer.train_and_evaluate
+    monkeypatch.setattr(trainer, "train_and_evaluate", lambda *a, **k: original(
         *a, **k, extra_callbacks=[PoisonOnce(4)]))
     assert run_cli(*QUICK, f"--workdir={tmp_path}") == 3
     err = capsys.readouterr().err
@@ -305,16 +301,24 @@ def test_truncated_checkpoint_names_file_and_older_one(tmp_path, capsys):
     history_before = open(tmp_path / "history.json").read()
     assert run_cli(*QUICK, f"--workdir={tmp_path}", "--epochs=3") == 2
     err = capsys.readouterr().err
-    assert latest in err and "ckpt-0001.weights.h5" in err and "--restart" in err
+    assert latest in err and "--resume_from=ckpt-0001" in err and "--restart" in err
     assert open(tmp_path / "history.json").read() == history_before  # untouched
+    # The flag the message names resumes from the older checkpoint, correctly paired.
+    assert run_cli(*QUICK, f"--workdir={tmp_path}", "--epochs=3",
+                   "--resume_from=ckpt-0001") == 0
+    assert json.load(open(tmp_path / "history.json"))["epoch"] == [1, 2, 3]
+    assert callbacks.latest_entry(str(tmp_path / "checkpoints"))["step"] == 9
+    assert os.path.exists(tmp_path / "checkpoints" / "abandoned" / "ckpt-0002.weights.h5")
 
 
 def test_checkpoints_without_index_never_start_from_scratch(tmp_path, capsys):
+    """The index is only a pointer: the newest complete checkpoint (weights + state)
+    is the run's state without it (a crash between the two writes leaves this)."""
     assert run_cli(*QUICK, f"--workdir={tmp_path}") == 0
     os.remove(tmp_path / "checkpoints" / callbacks.INDEX_FILE)
-    assert run_cli(*QUICK, f"--workdir={tmp_path}", "--epochs=3") == 2
-    err = capsys.readouterr().err
-    assert "no checkpoint.json" in err and "ckpt-0002.weights.h5" in err
+    assert run_cli(*QUICK, f"--workdir={tmp_path}", "--epochs=3") == 0
+    assert json.load(open(tmp_path / "history.json"))["epoch"] == [1, 2, 3]
+    assert callbacks.latest_entry(str(tmp_path / "checkpoints"))["step"] == 9
 
 
 def test_history_without_checkpoint_never_starts_from_scratch(tmp_path, capsys):
@@ -327,38 +331,32 @@ def test_history_without_checkpoint_never_starts_from_scratch(tmp_path, capsys):
 
 
 def test_full_disk_during_checkpoint_keeps_previous(tmp_path, capsys, monkeypatch):
-    import errno
-
-    calls = []
-    original = gan_tf.GAN.save_weights
-
-    def save_weights(self, path, *args, **kwargs):
-        calls.append(path)
-        if len(calls) == 2:  # the second checkpoint hits a full disk
-            with open(path, "wb") as f:
-                f.write(b"partial")
-            raise OSError(errno.ENOSPC, "No space left on device")
-        return original(self, path, *args, **kwargs)
-
-    monkeypatch.setattr(gan_tf.GAN, "save_weights", save_weights)
+    # The write of the second checkpoint's weights fails as a full disk fails it.
+    monkeypatch.setenv("GAN_TF_FAULT", "write@ckpt-0002.weights:enospc")
     assert run_cli(*QUICK, f"--workdir={tmp_path}") == 2
     err = capsys.readouterr().err
     assert "No space left on device" in err and "ckpt-0002.weights.h5" in err
-    assert "ckpt-0001.weights.h5 is intact" in err
+    assert "ckpt-0001.weights.h5 is intact" in err and "Traceback" not in err
     assert sorted(os.listdir(tmp_path / "checkpoints")) == [
-        "checkpoint.json", "ckpt-0001.weights.h5"]  # no temporary file left
+        "checkpoint.json", "ckpt-0001.state.json", "ckpt-0001.weights.h5"]  # no temp file
+    monkeypatch.delenv("GAN_TF_FAULT")  # space freed: the same command resumes
+    assert run_cli(*QUICK, f"--workdir={tmp_path}") == 0
+    assert json.load(open(tmp_path / "history.json"))["epoch"] == [1, 2]
 
 
 def test_read_only_workdir_is_reported(tmp_path, capsys, monkeypatch):
     import errno
 
-    def read_only(path, text):
-        raise OSError(errno.EROFS, "Read-only file system")
+    from gan_tf import fileio
 
-    monkeypatch.setattr(callbacks, "atomic_write_text", read_only)
+    def read_only(path, content):
+        raise OSError(errno.EROFS, "Read-only file system", str(path))
+
+    monkeypatch.setattr(fileio, "write_atomic", read_only)
     assert run_cli(*QUICK, f"--workdir={tmp_path}") == 2
     err = capsys.readouterr().err
-    assert "config.json" in err and "Read-only file system" in err
+    assert "Read-only file system" in err and "--workdir" in err
+    assert "Traceback" not in err
 
 
 # -- 5. Reproducibility ------------------------------------------------------------------
@@ -369,7 +367,7 @@ def test_same_seed_same_grids_and_losses_and_config_json_reproduces(tmp_path):
     assert run_cli(*args, f"--workdir={tmp_path / 'b'}") == 0
     recorded = str(tmp_path / "a" / "config.json")
     assert run_cli("--verbose=0", f"--config={recorded}", f"--workdir={tmp_path / 'c'}") == 0
-    versions = json.load(open(tmp_path / "a" / train.VERSIONS_FILE))
+    versions = json.load(open(tmp_path / "a" / "versions.json"))
     assert versions["gan_tf"] == gan_tf.__version__
     for other in ("b", "c"):
         for name in ("epoch_0001.png", "epoch_0002.png"):

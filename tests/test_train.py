@@ -121,7 +121,7 @@ def test_folder_dataset_with_image_size(tmp_path):
     (["--dataset=cifar10", "--manual_dir={faces}"], "manual_dir works for mnist"),
 ])
 def test_data_and_model_mismatch_fail_before_training(tmp_path, capsys, args, message):
-    _write_rgb_folder(tmp_path / "faces", num=4)
+    _write_rgb_folder(tmp_path / "faces", num=16)  # one quick batch
     args = [a.format(faces=tmp_path / "faces", missing=tmp_path / "nope") for a in args]
     workdir = tmp_path / "run"
     assert run_cli(*QUICK, *args, f"--workdir={workdir}") == 2
