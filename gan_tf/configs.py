@@ -182,7 +182,7 @@ def _tutorial_000():
         model=ModelConfig(
             family="mlp", discriminator_family="dcgan",
             latent_dim=784,                  # "对于MNIST数据集来说，z的数量等于784"
-            latent_distribution="uniform",   # "z（服从均匀分布）"; the range (-1, 1) is chosen
+            latent_distribution="uniform",   # "z（服从均匀分布）"; the range (-1, 1): chosen
             # "通过多个线性层与非线性激活函数，可以生成一副图像x'"
             generator={"hidden_units": (256, 512, 1024), "activation": "relu",
                        "batch_norm": False, "init_stddev": None},

@@ -72,59 +72,65 @@ D_000 = [("Conv2D", 64, 5, 1, True), ("LeakyReLU", 0.2), ("MaxPool", 2), ("Dropo
          ("Conv2D", 128, 5, 1, True), ("LeakyReLU", 0.2), ("MaxPool", 2), ("Dropout", 0.3),
          ("Flatten",), ("Dense", 1, True)]  # "Sigmoid或Tanh": the sigmoid is in the loss
 
-# -- Tutorial 001 (TF1 tf.layers: use_bias=True, Glorot uniform, tf.nn.leaky_relu 0.2) ---
+# -- Tutorial 001 (TF1 tf.layers: use_bias=True, Glorot uniform; tf.nn.leaky_relu 0.2) ---
 G_001 = [
-    ("Dense", 128, True), ("ReLU",),                      # tf.nn.relu(tf.layers.dense(z, 128))
-    ("Dense", 256, True), ("ReLU",),                      # tf.nn.relu(tf.layers.dense(h, 256))
-    ("Dense", 512, True), TANH,                         # tf.nn.tanh(tf.layers.dense(h, 512))
-    ("Dense", 1024, True), TANH,                        # tf.nn.tanh(tf.layers.dense(h, 1024))
+    ("Dense", 128, True), ("ReLU",),   # tf.nn.relu(tf.layers.dense(z, 128))
+    ("Dense", 256, True), ("ReLU",),   # tf.nn.relu(tf.layers.dense(h, 256))
+    ("Dense", 512, True), TANH,        # tf.nn.tanh(tf.layers.dense(h, 512))
+    ("Dense", 1024, True), TANH,       # tf.nn.tanh(tf.layers.dense(h, 1024))
     # tf.nn.tanh(tf.layers.dense(h, 2048)): bug fixed, 2048 -> 4*4*512 = 8192 units, so
     # that tf.reshape(h, [-1, 4, 4, 512]) keeps one image per latent
     ("Dense", 4 * 4 * 512, True), TANH,
-    ("Reshape", (4, 4, 512)),                             # tf.reshape(h, [-1, 4, 4, 512])
-    # tf.nn.tanh(tf.layers.conv2d_transpose(h, 512, (5, 5), strides=(1, 1), padding='SAME'))
+    ("Reshape", (4, 4, 512)),          # tf.reshape(h, [-1, 4, 4, 512])
+    # tf.nn.tanh(tf.layers.conv2d_transpose(h, 512, (5, 5), strides=(1, 1), padding='SAME')),
+    # then 256, 128, 64, 3 with strides=(2, 2)
     ("Conv2DTranspose", 512, 5, 1, True), TANH,
-    ("Conv2DTranspose", 256, 5, 2, True), TANH,         # ... 256, (5, 5), strides=(2, 2)
-    ("Conv2DTranspose", 128, 5, 2, True), TANH,         # ... 128, (5, 5), strides=(2, 2)
-    ("Conv2DTranspose", 64, 5, 2, True), TANH,          # ... 64, (5, 5), strides=(2, 2)
-    ("Conv2DTranspose", 3, 5, 2, True), TANH,           # ... 3, (5, 5), strides=(2, 2)
+    ("Conv2DTranspose", 256, 5, 2, True), TANH,
+    ("Conv2DTranspose", 128, 5, 2, True), TANH,
+    ("Conv2DTranspose", 64, 5, 2, True), TANH,
+    ("Conv2DTranspose", 3, 5, 2, True), TANH,
 ]
 D_001 = [
     # h = tf.reshape(image, [-1, 4, 4, 512]): bug fixed, removed (the image is convolved)
-    ("Conv2D", 512, 5, 1, True), ("LeakyReLU", 0.2),    # leaky_relu(conv2d(h, 512, (5, 5), strides=(1, 1)))
-    ("Conv2D", 256, 5, 2, True), ("LeakyReLU", 0.2),    # leaky_relu(conv2d(h, 256, (5, 5), strides=(2, 2)))
-    ("Conv2D", 128, 5, 2, True), ("LeakyReLU", 0.2),    # leaky_relu(conv2d(h, 128, (5, 5), strides=(2, 2)))
-    ("Conv2D", 64, 5, 2, True), ("LeakyReLU", 0.2),     # leaky_relu(conv2d(h, 64, (5, 5), strides=(2, 2)))
-    ("Conv2D", 1, 5, 2, True), ("LeakyReLU", 0.2),      # leaky_relu(conv2d(h, 1, (5, 5), strides=(2, 2)))
+    # tf.nn.leaky_relu(tf.layers.conv2d(h, 512, (5, 5), strides=(1, 1), padding='SAME')),
+    # then 256, 128, 64, 1 with strides=(2, 2), each followed by tf.nn.leaky_relu
+    ("Conv2D", 512, 5, 1, True), ("LeakyReLU", 0.2),
+    ("Conv2D", 256, 5, 2, True), ("LeakyReLU", 0.2),
+    ("Conv2D", 128, 5, 2, True), ("LeakyReLU", 0.2),
+    ("Conv2D", 64, 5, 2, True), ("LeakyReLU", 0.2),
+    ("Conv2D", 1, 5, 2, True), ("LeakyReLU", 0.2),
     # output = tf.squeeze(h): a (B, 4, 4) map; bug fixed: its mean is the image's logit
     ("GlobalAveragePooling2D",),
 ]
 
-# -- Tutorial 002 (PyTorch: nn.LeakyReLU() slope 0.01, BatchNorm1d momentum 0.1 = Keras
-# 0.9, eps 1e-5) -------------------------------------------------------------------------
+# -- Tutorial 002 (PyTorch: nn.LeakyReLU() slope 0.01; BatchNorm1d momentum 0.1, i.e.
+# Keras momentum 0.9, eps 1e-5) ---------------------------------------------------------
+TORCH_BN = ("BatchNorm", 0.9, 1e-5)
 G_002 = [
-    ("Dense", 256, True), ("LeakyReLU", 0.01), ("BatchNorm", 0.9, 1e-5),    # nn.Linear(100, 256), nn.LeakyReLU(), nn.BatchNorm1d(256)
-    ("Dense", 512, True), ("LeakyReLU", 0.01), ("BatchNorm", 0.9, 1e-5),    # nn.Linear(256, 512), nn.LeakyReLU(), nn.BatchNorm1d(512)
-    ("Dense", 1024, True), ("LeakyReLU", 0.01), ("BatchNorm", 0.9, 1e-5),   # nn.Linear(512, 1024), nn.LeakyReLU(), nn.BatchNorm1d(1024)
-    ("Dense", 784, True), TANH,                                           # nn.Linear(1024, 784), nn.Tanh()
-    ("Reshape", MNIST),                                                     # out.view(-1, 1, 28, 28), NHWC
+    # nn.Linear(100, 256), nn.LeakyReLU(), nn.BatchNorm1d(256), then 512 and 1024
+    ("Dense", 256, True), ("LeakyReLU", 0.01), TORCH_BN,
+    ("Dense", 512, True), ("LeakyReLU", 0.01), TORCH_BN,
+    ("Dense", 1024, True), ("LeakyReLU", 0.01), TORCH_BN,
+    ("Dense", 784, True), TANH,   # nn.Linear(1024, 784), nn.Tanh()
+    ("Reshape", MNIST),           # out.view(-1, 1, 28, 28), as NHWC
 ]
 D_002 = [
-    ("Flatten",),                                                  # x = x.view(-1, 784)
-    ("Dense", 512, True), ("LeakyReLU", 0.01), ("Dropout", 0.3),   # nn.Linear(784, 512), nn.LeakyReLU(), nn.Dropout(0.3)
-    ("Dense", 256, True), ("LeakyReLU", 0.01), ("Dropout", 0.3),   # nn.Linear(512, 256), nn.LeakyReLU(), nn.Dropout(0.3)
-    ("Dense", 1, True),                                            # nn.Linear(256, 1), nn.Sigmoid() (in the loss)
+    ("Flatten",),                                                 # x = x.view(-1, 784)
+    # nn.Linear(784, 512), nn.LeakyReLU(), nn.Dropout(0.3), then 256
+    ("Dense", 512, True), ("LeakyReLU", 0.01), ("Dropout", 0.3),
+    ("Dense", 256, True), ("LeakyReLU", 0.01), ("Dropout", 0.3),
+    ("Dense", 1, True),   # nn.Linear(256, 1), nn.Sigmoid() (the sigmoid is in the loss)
 ]
 
 # -- Tutorial 003: no code; chosen here: the TensorFlow DCGAN tutorial's pair
 # (tensorflow.org/tutorials/generative/dcgan; keras LeakyReLU() slope 0.3, Keras BN) ---
 KERAS_BN = ("BatchNorm", 0.99, 1e-3)
 G_003 = [
-    ("Dense", 7 * 7 * 256, False), KERAS_BN, ("LeakyReLU", 0.3),      # Dense(7*7*256, use_bias=False)
+    ("Dense", 7 * 7 * 256, False), KERAS_BN, ("LeakyReLU", 0.3),  # use_bias=False
     ("Reshape", (7, 7, 256)),
     ("Conv2DTranspose", 128, 5, 1, False), KERAS_BN, ("LeakyReLU", 0.3),
     ("Conv2DTranspose", 64, 5, 2, False), KERAS_BN, ("LeakyReLU", 0.3),
-    ("Conv2DTranspose", 1, 5, 2, False), TANH,                      # use_bias=False, activation='tanh'
+    ("Conv2DTranspose", 1, 5, 2, False), TANH,  # use_bias=False, activation='tanh'
 ]
 D_003 = [
     ("Conv2D", 64, 5, 2, True), ("LeakyReLU", 0.3), ("Dropout", 0.3),
@@ -134,9 +140,10 @@ D_003 = [
 
 # -- Tutorial 004 (TF1 tf.layers.dense: Glorot uniform; tf.nn.leaky_relu 0.2) -----------
 G_004 = [
-    ("Dense", 128, True), ("ReLU",),                   # relu1 = tf.nn.relu(tf.layers.dense(z, units=128))
-    # output = tf.nn.sigmoid(tf.layers.dense(relu1, units=28*28)), [0, 1]; mapped to
-    # [-1, 1] exactly: 2 sigmoid(a) - 1
+    # fc1 = tf.layers.dense(inputs=z, units=128); relu1 = tf.nn.relu(fc1)
+    ("Dense", 128, True), ("ReLU",),
+    # fc2 = tf.layers.dense(inputs=relu1, units=28*28); output = tf.nn.sigmoid(fc2), in
+    # [0, 1]; mapped to [-1, 1] exactly: 2 sigmoid(a) - 1
     ("Dense", 784, True), ("Activation", "sigmoid"), ("Rescaling", 2.0, -1.0),
     ("Reshape", MNIST),
 ]
