@@ -13,26 +13,36 @@ another value), and the rule its value obeys ("min", "gt", "choices"), checked w
 config is made. Names of losses, model families and datasets are checked by the code
 that builds them (`gan_tf.tasks.check`), not repeated here.
 
-Presets (the tutorials' own hyper-parameters where they give them; docs/fidelity.md
-says where they do not):
+Presets. `tutorial_000` ... `tutorial_004` rebuild each tutorial's own code (layers,
+activations, normalisation, framework-default init, optimiser, loss); only bugs are
+fixed and what the tutorial leaves open is chosen, each listed in docs/fidelity.md and
+checked by tests/test_fidelity.py. The others are the recommended recipes:
 
     default       DCGAN (base 32) on the bundled MNIST digits; chosen by measuring the
                   best digits in a 5-minute CPU budget (README). Precision "auto",
                   as the presets built on it and dcgan_celeba64 / dcgan_svhn; the
                   tutorial presets keep their tutorials' float32.
-    tutorial_000  MLP generator, conv + pool + dropout discriminator, z ~ U(-1, 1),
-                  tf.train.AdamOptimizer() defaults (lr 1e-3, beta1 0.9); MNIST.
-    tutorial_001  the 64x64x3 DCGAN pair on CelebA, Adam 2e-4 / 0.5 (DCGAN paper: the
-                  tutorial gives none).
-    tutorial_002  the PyTorch MLP pair, Adam 2e-4 beta1 0.5, d_loss = 0.5 (real + fake).
-    tutorial_003  DCGAN on MNIST (the TensorFlow DCGAN tutorial's pair), Adam 2e-4 / 0.5,
-                  batch 128 (DCGAN paper).
-    dcgan_celeba64  the 64x64x3 DCGAN pair on CelebA (tutorials 001/003's DCGAN faces),
+    tutorial_000  MLP G (784-dim z ~ U(-1, 1); widths chosen), conv + pool + dropout D
+                  (sizes chosen), Glorot init, tf.train.AdamOptimizer() defaults
+                  (lr 1e-3, beta1 0.9); MNIST.
+    tutorial_001  001's TF1 pair: G dense 128-256 (ReLU) -512-1024-8192 (tanh) ->
+                  4x4x512 -> 5x5 ConvT 512 s1, 256, 128, 64, 3 s2, tanh after every
+                  layer, no BN; D 5x5 convs 512 s1, 256, 128, 64, 1 s2, leaky ReLU
+                  0.2, mean of the last 4x4 map; CelebA 64x64 and Adam 2e-4 / 0.5
+                  chosen (001 names neither).
+    tutorial_002  002's PyTorch MLP pair: LeakyReLU 0.01, BatchNorm1d (Keras momentum
+                  0.9, eps 1e-5), PyTorch default init; Adam 2e-4 beta1 0.5,
+                  d_loss = 0.5 (real + fake); MNIST.
+    tutorial_003  003 has no code: the TensorFlow DCGAN tutorial's pair and recipe
+                  (Adam 1e-4, batch 256), chosen here, with 003's minimax loss; MNIST.
+    dcgan_celeba64  the DCGAN recipe at 64x64x3 with tutorial 001's channels:
+                  BatchNorm + ReLU G, BatchNorm + leaky ReLU D, N(0, 0.02) init,
                   Adam 2e-4 / 0.5, batch 128 (DCGAN paper), 5 epochs.
     dcgan_svhn    the DCGAN pair at 32x32x3 on SVHN (tutorial 003's DCGAN on another
                   dataset), Adam 2e-4 / 0.5, batch 128.
-    tutorial_004  the TF1 MLP pair (G 100-128-784, D 784-128-1), Adam 1e-3 beta1 0.5,
-                  Glorot init.
+    tutorial_004  004's TF1 MLP pair (G 100-128-784 sigmoid, D 784-128-1 with dropout
+                  before leaky ReLU 0.2, on [0, 1] pixels), Glorot init, Adam 1e-3
+                  beta1 0.5.
     wgan, wgan_gp, hinge_sn, lsgan
                   the default's models and data with a loss variant and its paper's
                   recipe: WGAN weight clipping (RMSprop 5e-5, clip 0.01, 5 critic
@@ -297,32 +307,65 @@ def _default():
 
 
 def _tutorial_000():
+    # Seed 000 names layer kinds, not sizes: the widths, the hidden activations, the
+    # pooling and the dropout rate are chosen here (docs/fidelity.md, tutorial 000).
+    # Its TensorFlow layers set no initialiser: Glorot uniform, zero biases.
     return Config(
         preset="tutorial_000",
-        data=DataConfig(name="mnist", batch_size=64),
-        model=ModelConfig(family="mlp", discriminator_family="dcgan",
-                          latent_distribution="uniform",
-                          discriminator={"downsampling": "pool", "dropout": 0.3}),
-        train=TrainConfig(epochs=20, g_lr=1e-3, d_lr=1e-3, beta_1=0.9))
+        data=DataConfig(name="mnist", batch_size=64),  # MNIST: the seed's; batch: chosen
+        model=ModelConfig(
+            family="mlp", discriminator_family="dcgan",
+            latent_dim=784,                  # "对于MNIST数据集来说，z的数量等于784"
+            latent_distribution="uniform",   # "z（服从均匀分布）"; the range (-1, 1): chosen
+            # "通过多个线性层与非线性激活函数，可以生成一副图像x'"
+            generator={"hidden_units": (256, 512, 1024), "activation": "relu",
+                       "batch_norm": False, "init_stddev": None},
+            # "经过多个卷积、池化和丢弃层后，再送入一个全连接层和非线性激活函数"
+            discriminator={"downsampling": "pool", "dropout": 0.3, "init_stddev": None}),
+        # tf.train.AdamOptimizer(): lr 1e-3, beta1 0.9, beta2 0.999; loss_G = -log D(G(z))
+        train=TrainConfig(epochs=20, g_lr=1e-3, d_lr=1e-3, beta_1=0.9, beta_2=0.999,
+                          loss="non_saturating"))
 
 
 def _tutorial_001():
+    # Seed 001's generator and discriminator layer for layer (tf.layers: Glorot uniform,
+    # zero biases; tf.nn.leaky_relu: slope 0.2), with its bugs fixed minimally:
+    # G's last dense layer has 4*4*512 units (the seed's 2048 made the -1 reshape
+    # quarter the batch); D convolves the image itself (the seed reshaped 64x64x3 to
+    # 4x4x512) and averages its last 4x4x1 map into one logit per image (the seed's
+    # squeeze left a 4x4 map against (batch, 1) labels); G's loss targets label 1.
     return Config(
         preset="tutorial_001",
+        # 001 names no dataset and defines no batch_size, z_dim or optimiser: faces
+        # (CelebA 64x64), batch 64, z 100 and Adam 2e-4 / 0.5 (DCGAN paper) are chosen.
         data=DataConfig(name="celeb_a", batch_size=64, image_size=64),
-        model=ModelConfig(family="dcgan", generator={"image_shape": (64, 64, 3)},
-                          discriminator={"image_shape": (64, 64, 3), "dropout": 0.0,
-                                         "batch_norm": True}),
-        train=TrainConfig(epochs=10))
+        model=ModelConfig(
+            family="dcgan",
+            generator={"image_shape": (64, 64, 3), "dense_units": (128, 256, 512, 1024),
+                       "dense_activations": ("relu", "relu", "tanh", "tanh"),
+                       "activation": "tanh", "batch_norm": False, "use_bias": True,
+                       "init_stddev": None, "base_channels": 64, "kernel_size": 5},
+            discriminator={"image_shape": (64, 64, 3), "channels": (512, 256, 128, 64, 1),
+                           "strides": (1, 2, 2, 2, 2), "head": "average", "kernel_size": 5,
+                           "negative_slope": 0.2, "batch_norm": False, "dropout": 0.0,
+                           "init_stddev": None}),
+        train=TrainConfig(epochs=10, g_lr=2e-4, d_lr=2e-4, beta_1=0.5, loss="non_saturating"))
 
 
 def _dcgan_celeba64():
-    # Tutorial 001's pair with the DCGAN paper's batch of 128.
-    config = _tutorial_001()
-    return dataclasses.replace(
-        config, preset="dcgan_celeba64",
-        data=dataclasses.replace(config.data, batch_size=128),
-        train=dataclasses.replace(config.train, epochs=5, precision="auto"))
+    # The DCGAN recipe at 64x64x3 (Radford et al. 2015): BatchNorm + ReLU in G, BatchNorm
+    # + leaky ReLU 0.2 in a strided D ending in Dense(1), N(0, 0.02) init, Adam 2e-4 /
+    # 0.5, batch 128. It keeps tutorial 001's channels (dense 4x4x512, 5x5 transposed
+    # convolutions 512 s1, 256, 128, 64, 3 s2) and differs from the tutorial's code
+    # (preset tutorial_001) in: no dense stack before the projection, BatchNorm + ReLU
+    # instead of tanh, a DCGAN discriminator instead of 001's 512 -> 1 stack.
+    return Config(
+        preset="dcgan_celeba64",
+        data=DataConfig(name="celeb_a", batch_size=128, image_size=64),
+        model=ModelConfig(family="dcgan", generator={"image_shape": (64, 64, 3)},
+                          discriminator={"image_shape": (64, 64, 3), "dropout": 0.0,
+                                         "batch_norm": True}),
+        train=TrainConfig(epochs=5, precision="auto"))
 
 
 def _dcgan_svhn():
@@ -336,33 +379,68 @@ def _dcgan_svhn():
 
 
 def _tutorial_002():
+    # Seed 002's PyTorch pair layer for layer. nn.LeakyReLU() has slope 0.01;
+    # BatchNorm1d is momentum 0.1 / eps 1e-5 (Keras momentum 0.9); its weights_init
+    # matches only Conv/BatchNorm2d layers, so every nn.Linear keeps PyTorch's default
+    # init ("pytorch"). The sigmoid of D moves into the loss (BCE from logits).
+    torch_leaky = {"activation": "leaky_relu", "negative_slope": 0.01, "init_stddev": "pytorch"}
     return Config(
         preset="tutorial_002",
+        # datasets.MNIST; batch_size and num_epochs are undefined in the seed: chosen.
         data=DataConfig(name="mnist", batch_size=64),
-        model=ModelConfig(family="mlp"),
-        train=TrainConfig(epochs=50, g_lr=2e-4, d_lr=2e-4, beta_1=0.5,
-                          loss_kwargs={"discriminator_scale": 0.5}),
+        model=ModelConfig(
+            family="mlp", latent_dim=100,    # torch.randn(10, 100): z ~ N(0, 1), 100
+            generator={"hidden_units": (256, 512, 1024), "batch_norm": True,
+                       "bn_momentum": 0.9, "bn_epsilon": 1e-5, **torch_leaky},
+            discriminator={"hidden_units": (512, 256), "dropout": 0.3, **torch_leaky}),
+        # optim.Adam(lr=0.0002, betas=(0.5, 0.999)); d_loss = 0.5 * (real_loss + fake_loss);
+        # criterion (undefined in the seed) is BCE, as the sigmoid output asks.
+        train=TrainConfig(epochs=50, g_lr=2e-4, d_lr=2e-4, beta_1=0.5, beta_2=0.999,
+                          loss="non_saturating", loss_kwargs={"discriminator_scale": 0.5}),
         callbacks=CallbacksConfig(num_samples=10, sample_columns=10))  # its 1x10 grid
 
 
 def _tutorial_003():
+    # Seed 003 has no code: it names DCGAN on MNIST, z ~ N(0, 1) and the minimax value
+    # V(D, G) as G's objective. The networks and the recipe are chosen here: the
+    # TensorFlow DCGAN tutorial's (tensorflow.org/tutorials/generative/dcgan): G dense
+    # 7x7x256 -> ConvT 128 s1 -> 64 s2 -> 1 s2, BatchNorm + LeakyReLU (Keras' 0.3), no
+    # biases; D conv 64, 128 s2 + LeakyReLU + Dropout 0.3, Dense(1); Glorot init;
+    # Adam(1e-4), batch 256, 50 epochs.
     return Config(
         preset="tutorial_003",
-        data=DataConfig(name="mnist", batch_size=128),
-        model=ModelConfig(family="dcgan"),
-        train=TrainConfig(epochs=20))
+        data=DataConfig(name="mnist", batch_size=256),
+        model=ModelConfig(
+            family="dcgan",
+            generator={"activation": "leaky_relu", "negative_slope": 0.3, "use_bias": False,
+                       "batch_norm": True, "init_stddev": None},
+            discriminator={"negative_slope": 0.3, "dropout": 0.3, "batch_norm": False,
+                           "init_stddev": None}),
+        # "生成器G的目标是优化如下的损失函数：min_G max_D V(D, G)": the minimax loss.
+        train=TrainConfig(epochs=50, g_lr=1e-4, d_lr=1e-4, beta_1=0.9, beta_2=0.999,
+                          loss="minimax"))
 
 
 def _tutorial_004():
+    # Seed 004's TF1 pair layer for layer (tf.layers.dense: Glorot uniform, zero biases;
+    # tf.nn.leaky_relu: 0.2). Its G ends in a sigmoid on [0, 1] pixels: here G emits
+    # 2 sigmoid(a) - 1 and D maps its input back with (x + 1) / 2, so both compute the
+    # seed's functions of the seed's pixels inside the library's [-1, 1].
     return Config(
         preset="tutorial_004",
+        # input_data.read_data_sets('MNIST_data'); batch_size and num_steps undefined: chosen.
         data=DataConfig(name="mnist", batch_size=64),
         model=ModelConfig(
-            family="mlp",
+            family="mlp", latent_dim=100,    # z_dim = 100; tf.random_normal
             generator={"hidden_units": (128,), "activation": "relu", "batch_norm": False,
-                       "init_stddev": None},
-            discriminator={"hidden_units": (128,), "dropout": 0.3, "init_stddev": None}),
-        train=TrainConfig(epochs=50, g_lr=1e-3, d_lr=1e-3, beta_1=0.5))
+                       "init_stddev": None, "output_activation": "sigmoid"},
+            discriminator={"hidden_units": (128,), "activation": "leaky_relu",
+                           "negative_slope": 0.2, "dropout": 0.3, "dropout_first": True,
+                           "init_stddev": None, "unit_range_inputs": True}),
+        # AdamOptimizer(learning_rate=0.001, beta1=0.5) for each network (the seed
+        # overwrites the name `optimizer` and runs only G's: both run here).
+        train=TrainConfig(epochs=50, g_lr=1e-3, d_lr=1e-3, beta_1=0.5, beta_2=0.999,
+                          loss="non_saturating"))
 
 
 def _variant(name, **train):

@@ -16,10 +16,13 @@
 #
 # 本笔记本移植教程 000（GAN 原理 + MNIST/CelebA 代码）。内容：
 #
-# 1. 生成器 G 与判别器 D 的结构（与教程一致：G 由全连接层和非线性激活组成，输入 z ~ U(-1, 1)；
-#    D 由卷积、池化、dropout 和全连接层组成）；
-# 2. 损失：`loss_G = -log D(G(z))`（非饱和损失），D 用二元交叉熵；
-# 3. 在 MNIST 上训练，画出不同噪声下生成的数字、潜空间插值、训练 GIF；
+# 1. 生成器 G 与判别器 D（预设 `tutorial_000`）。教程只说了层的**种类**：G 是“多个线性层与非线性激活”，
+#    输入 z 服从均匀分布、MNIST 上 784 维；D 是“卷积、池化、丢弃层，再接全连接层”。它**没有给出任何
+#    尺寸**，所以下面的宽度、激活函数、池化方式、dropout 比例都是**本移植的选择**（不是教程的），
+#    第 1 节会打印出来；
+# 2. 损失：`loss_G = -log D(G(z))`（非饱和损失），D 用二元交叉熵；优化器是教程的
+#    `tf.train.AdamOptimizer()` 默认值；
+# 3. 在 MNIST 上训练（用的是哪份数据见第 2 节），画出不同噪声下生成的数字、潜空间插值、训练 GIF；
 # 4. 用 FID / IS / 精确率-召回率评价；
 # 5. CelebA 人脸：离线时数据不可得，如实说明。
 #
@@ -39,7 +42,7 @@ import matplotlib.pyplot as plt
 from IPython.display import Image, display
 
 import gan_tf
-from gan_tf import configs, data, metrics, viz
+from gan_tf import configs, data, metrics, models, viz
 from gan_tf.train import train_and_evaluate
 
 plt.rcParams.update({"figure.dpi": 72, "image.interpolation": "nearest"})
@@ -50,10 +53,10 @@ print("完整设置" if FULL else "小设置（GAN_TF_FULL=1 切换到完整设�
 # %% [markdown]
 # ## 1. 对抗的两方
 #
-# - **生成器 G**：把噪声 z 映射为图像 x' = G(z)。教程说 z 服从均匀分布，这里按预设
-#   `tutorial_000` 取 z ~ U(-1, 1)，维度 100。z 的维度与图像大小**无关**：教程称
-#   “MNIST 的 z 必须是 784 维，因为像素是 0-255”，这是错的（见 fidelity.md），
-#   任何 `latent_dim` 都可以。
+# - **生成器 G**：把噪声 z 映射为图像 x' = G(z)。教程说 z 服从均匀分布、MNIST 上 z 是 784 维，
+#   预设 `tutorial_000` 照做：z ~ U(-1, 1)（区间是本移植选的），784 维。但教程给的理由——
+#   “因为 MNIST 像素是 0-255 的整数”——是错的：z 的维度与图像大小**无关**，任何 `latent_dim`
+#   都可以（见 fidelity.md）。
 # - **判别器 D**：输入图像，输出“是真图”的打分。库里 D 输出 logit `l`，概率是 sigmoid(l)；
 #   损失直接用 logit 计算，数值上更稳定（不会出现 log(0)）。
 #
@@ -71,6 +74,19 @@ config = configs.get("tutorial_000")
 print(config.model)
 print(config.train)
 
+
+def print_line(line, line_break=True):  # Keras' summary, as plain text
+    print(line)
+
+
+# The networks this notebook trains, built from the preset as train_and_evaluate builds them.
+generator = models.get(config.model.family).Generator(
+    latent_dim=config.model.latent_dim, image_shape=(28, 28, 1), **config.model.generator)
+discriminator = models.get(config.model.discriminator_family).Discriminator(
+    image_shape=(28, 28, 1), **config.model.discriminator)
+generator.stack.summary(line_length=80, print_fn=print_line)
+discriminator.stack.summary(line_length=80, print_fn=print_line)
+
 import tensorflow as tf
 logits = tf.constant([[-3.0], [0.0], [3.0]])          # D 的 logit，sigmoid = 0.05 / 0.5 / 0.95
 print("L_G for each logit:", [float(gan_tf.losses.non_saturating_generator_loss(l[None]))
@@ -80,18 +96,22 @@ print("-log sigmoid(l):    ", (-np.log(1 / (1 + np.exp(-logits.numpy())))).ravel
 # %% [markdown]
 # ## 2. 数据与训练设置
 #
-# 完整设置尝试真正的 MNIST（`mnist`，需要网络或准备好的数据）；离线或小设置时使用随包附带的
-# `mnist_sample`——它就是 MNIST 的真实手写数字（训练集 9,003 张），不是替代数据集。
+# 预设的数据是完整的 MNIST（`mnist`，60,000 张训练图）。
+#
+# - **小设置**（默认）只训练 4 x 50 步，用随包附带的 `mnist_sample`：它是 MNIST 训练集中的
+#   9,003 张真实手写数字（外加 997 张测试数字），离线可用；这么短的训练用不完它。
+# - **完整设置**（`GAN_TF_FULL=1`）先尝试完整的 `mnist`（需要网络，或准备好的 tfds 目录 /
+#   原始 IDX 文件，见 docs/data.md）。**离线时 MNIST 无法获得**：下面会打印原因，并明确说明改用
+#   9,003 张的 `mnist_sample`——这样的“完整设置”只是 epoch 数完整，数据不完整。
 
 # %%
-dataset_name = "mnist_sample"
-if FULL:
-    try:
-        data.load("mnist", batch_size=64)
-        dataset_name = "mnist"
-    except data.DatasetUnavailableError as error:
-        print("mnist 不可用：", error)
-        print("改用随包附带的 MNIST 子集 mnist_sample。")
+dataset_name = "mnist" if FULL else "mnist_sample"
+try:
+    data.load(dataset_name, batch_size=64)  # fails at once, naming what is missing
+except data.DatasetUnavailableError as error:
+    dataset_name = "mnist_sample"
+    print("完整的 MNIST 不可得，本次“完整设置”仍用随包的 9,003 张 mnist_sample：\n", error)
+print("训练数据：", dataset_name, "(60,000 张)" if dataset_name == "mnist" else "(9,003 张)")
 
 if FULL:
     config = configs.override(config, **{"data.name": dataset_name})
@@ -141,14 +161,16 @@ for name, s in scores.items():
 # 少数几种形状，就是**模式坍塌**。这一预设沿用教程的优化器设置（`tf.train.AdamOptimizer()`
 # 的默认值 lr 1e-3、beta1 0.9），比 DCGAN 论文推荐的 2e-4 / 0.5 激进得多，容易出现这种情况；
 # 笔记本 `dcgan_faces_and_training_fixes` 并排比较了学习率等修正。完整设置训练更久。
+# 上面的数字只来自这一次执行，不是一般结论。
 
 # %% [markdown]
 # ## 4. CelebA 人脸
 #
-# 教程的第二个实验在 CelebA 上训练同样的 GAN。这里先尝试加载真实数据；离线时库会抛出
-# `DatasetUnavailableError` 并说明如何获得数据。我们**不**用其它数据集冒充人脸：
-# 数据不可得时跳过人脸训练。64x64 彩色 DCGAN 的结构与一次标注清楚的冒烟运行见笔记本
-# `dcgan_faces_and_training_fixes`。
+# 教程的第二个实验在 CelebA 上训练同样的 GAN。库里**没有**专门的 CelebA 版 `tutorial_000`
+# 预设：下面的单元就是同一个 `tutorial_000`，只把数据换成 `celeb_a`（64x64x3，G 的输出层和 D
+# 的输入随之变大，其余不变）。先尝试加载真实数据；离线时库会抛出 `DatasetUnavailableError`
+# 并说明如何获得数据。我们**不**用其它数据集冒充人脸：数据不可得时跳过人脸训练。
+# 64x64 彩色 DCGAN 的结构与一次标注清楚的冒烟运行见笔记本 `dcgan_faces_and_training_fixes`。
 
 # %%
 try:
@@ -161,7 +183,6 @@ except data.DatasetUnavailableError as error:
 if faces_available:
     face_config = configs.override(configs.get("tutorial_000"), **{
         "data.name": "celeb_a", "data.image_size": 64,
-        "model.discriminator": {"downsampling": "pool", "dropout": 0.3},
         **({} if FULL else {"train.epochs": 2, "train.steps_per_epoch": 50})})
     face_gan = train_and_evaluate(face_config, WORKDIR + "_celeba", verbose=0)
     viz.save_image_grid(face_gan.generate(36, seed=0), WORKDIR + "_celeba/new_faces.png")

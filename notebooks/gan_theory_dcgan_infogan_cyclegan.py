@@ -37,10 +37,24 @@ import tensorflow as tf
 from IPython.display import Image, display
 
 import gan_tf
-from gan_tf import configs, data, losses, metrics, viz
-from gan_tf.train import build_gan, train_and_evaluate
+from gan_tf import configs, data, losses, metrics, models, viz
+from gan_tf.train import train_and_evaluate
 
 plt.rcParams.update({"figure.dpi": 72, "image.interpolation": "nearest"})
+
+
+def print_line(line, line_break=True):  # Keras' summary, as plain text
+    print(line)
+
+
+def print_networks(**networks):  # the layers of each network, to hold against the text
+    for name, network in networks.items():
+        print(name)
+        inner = network  # a StackModel's Sequential, a CycleGAN network's functional graph
+        for attribute in ("stack", "network"):
+            inner = getattr(network, attribute, inner)
+        inner.summary(line_length=90, print_fn=print_line, expand_nested=True)
+
 FULL = os.environ.get("GAN_TF_FULL") == "1"
 RUNS = os.path.abspath("runs/gan_theory_dcgan_infogan_cyclegan")
 print("完整设置" if FULL else "小设置（GAN_TF_FULL=1 切换到完整设置）")
@@ -77,17 +91,37 @@ print("在 D(G(z)) = 0.01 处对 logit 的梯度：",
 # %% [markdown]
 # ## 2. DCGAN 在 MNIST 上
 #
-# 预设 `tutorial_003` 是 TensorFlow 官方 DCGAN 教程那一对模型（28x28）。数据用随包的 MNIST 数字。
+# 教程 003 **没有代码**：它只说 DCGAN 主要用于 MNIST（和 SVHN）、G 与 D 都是卷积网络、z 服从标准
+# 正态分布，以及 G 的目标是 $\min_G\max_D V(D,G)$。所以预设 `tutorial_003` 的网络和训练配方是
+# **本移植选的**：TensorFlow 官方 DCGAN 教程那一对模型（G：dense 7x7x256 -> 转置卷积 128（步长 1）
+# -> 64 -> 1（步长 2），批归一化 + LeakyReLU(0.3)，无偏置；D：卷积 64、128（步长 2）+ LeakyReLU(0.3)
+# + Dropout 0.3，Dense(1)；Glorot 初始化；Adam 1e-4、批量 256、50 个 epoch）。只有损失跟随教程的
+# 公式：G 最小化 $\log(1-D(G(z)))$（`loss="minimax"`），也就是上面图里会饱和的那条曲线——
+# 所以短训练里它学得比非饱和损失慢，这是教程公式本身的性质。
+#
+# **数据**：预设是完整的 MNIST（60,000 张）。小设置（3 x 40 步，批量 32）用随包的 `mnist_sample`
+# （9,003 张真实 MNIST 训练数字，离线可用）；完整设置先尝试 `mnist`，**离线时 MNIST 无法获得**，
+# 下面会打印原因并说明仍用这 9,003 张。
 
 # %%
-dcgan_config = configs.override(configs.get("tutorial_003"), **{"data.name": "mnist_sample"})
+dcgan_config = configs.get("tutorial_003")
+dataset_name = "mnist" if FULL else "mnist_sample"
+try:
+    data.load(dataset_name, batch_size=64)  # fails at once, naming what is missing
+except data.DatasetUnavailableError as error:
+    dataset_name = "mnist_sample"
+    print("完整的 MNIST 不可得，本次“完整设置”仍用随包的 9,003 张 mnist_sample：\n", error)
+print("训练数据：", dataset_name, "(60,000 张)" if dataset_name == "mnist" else "(9,003 张)")
+dcgan_config = configs.override(dcgan_config, **{"data.name": dataset_name})
 if not FULL:
     dcgan_config = configs.override(dcgan_config, **{
         "train.epochs": 3, "train.steps_per_epoch": 40, "data.batch_size": 32,
         "callbacks.num_samples": 25})
+print(dcgan_config.train.loss, dcgan_config.model.generator, dcgan_config.model.discriminator)
 start = time.time()
 dcgan = train_and_evaluate(dcgan_config, os.path.join(RUNS, "dcgan_mnist"), restart=True, verbose=0)
 print(f"DCGAN on MNIST: {time.time() - start:.0f} s")
+print_networks(G=dcgan.generator, D=dcgan.discriminator)
 extractor = metrics.ClassifierExtractor("mnist")
 real = extractor.extract(next(iter(data.load("mnist_sample", batch_size=1000, seed=1))).numpy())
 fake = extractor.extract(dcgan.generate(1000, seed=0))
@@ -97,7 +131,8 @@ print(f"FID (1000 vs 1000, MNIST classifier): {dcgan_fid:.2f}")
 # %% [markdown]
 # ### SVHN
 #
-# 预设 `dcgan_svhn` 是同一结构的 32x32x3 版本。SVHN 需要网络或准备好的 tfds 目录；
+# 预设 `dcgan_svhn`（库推荐的 DCGAN 配方：批归一化 + ReLU、N(0, 0.02) 初始化、Adam 2e-4 / 0.5、
+# 批量 128，不是上面的 TensorFlow 教程配方）是 32x32x3 的版本。SVHN 需要网络或准备好的 tfds 目录；
 # 数据不可得时这里打印库的说明并跳过训练（不拿别的数据冒充 SVHN），只展示模型的形状。
 
 # %%
@@ -115,9 +150,11 @@ if svhn_available:
     display(Image(filename=viz.save_image_grid(svhn.generate(36, seed=0),
                                                os.path.join(RUNS, "svhn.png"))))
 else:
-    svhn = build_gan(svhn_config)
-    print("32x32x3 DCGAN:", svhn.generator.input_shape, "->", svhn.generator.output_shape,
-          "; D:", svhn.discriminator.input_shape, "->", svhn.discriminator.output_shape)
+    svhn_g = models.dcgan.Generator(latent_dim=svhn_config.model.latent_dim,
+                                    **svhn_config.model.generator)
+    svhn_d = models.dcgan.Discriminator(**svhn_config.model.discriminator)
+    print("32x32x3 DCGAN:", svhn_g.input_shape, "->", svhn_g.output_shape,
+          "; D:", svhn_d.input_shape, "->", svhn_d.output_shape)
 
 # %% [markdown]
 # ## 3. InfoGAN
@@ -125,7 +162,9 @@ else:
 # 把潜向量分成噪声（62 维）和“码”：10 类的类别码 + 2 个连续码。判别器多一个 Q 头，从生成图里
 # 把码预测回来；最大化码与图像的互信息，使码获得可解释的含义（理想情况下类别码对应数字）。
 # `info_loss` 从 log 10 ≈ 2.30 开始下降，说明 Q 能认出码。短训练下类别码还不会干净地对应数字；
-# docs/variants.md 记录了 25 个 epoch 的测量结果。
+# docs/variants.md 记录了 25 个 epoch 的测量结果。教程只有文字，网络与配方都是本移植选的（预设
+# `infogan`：库的小 DCGAN + Q 头）；数据是这个预设自己的随包 `mnist_sample`（9,003 张真实 MNIST
+# 数字），完整设置也一样，只是训练更久。
 
 # %%
 info_config = configs.get("infogan")
@@ -137,6 +176,7 @@ infogan = train_and_evaluate(info_config, os.path.join(RUNS, "infogan"), restart
 info_history = gan_tf.callbacks.read_history(os.path.join(RUNS, "infogan", "history.json"))
 print(f"InfoGAN: {time.time() - start:.0f} s; info_loss per epoch:",
       [round(v, 3) for v in info_history.get("info_loss", [])])
+print_networks(G=infogan.generator, D_with_Q=infogan.discriminator)
 
 # %% [markdown]
 # ## 4. CycleGAN
@@ -149,7 +189,8 @@ print(f"InfoGAN: {time.time() - start:.0f} s; info_loss per epoch:",
 # 它有四个网络，所以是单独的 `gan_tf.CycleGAN`（自己的 `train_step`），但复用库的损失、`fit`、
 # 回调、检查点和命令行。生成器是 ResNet 结构（下采样、残差块、上采样，实例归一化），判别器是
 # PatchGAN（每个图块一个 logit）。离线没有马和斑马，这里用 MNIST（A）和颜色反转的 MNIST（B）：
-# 两边各自打乱，没有配对，但正确答案已知（$x\to -x$），可以直接量误差。命令行：
+# 两边各自打乱，没有配对，但正确答案已知（$x\to -x$），可以直接量误差（这是预设 `cyclegan` 自己的
+# 数据，完整设置也用它，只训练更久；网络尺寸按 28x28 缩小，是本移植选的）。命令行：
 # `python -m gan_tf.train --config=cyclegan --workdir=runs/cyclegan`；
 # 加 `--dataset_b=fashion_mnist` 则翻译到 Fashion-MNIST（docs/variants.md 有两者的图与数字）。
 
@@ -165,6 +206,7 @@ print(f"CycleGAN: {time.time() - start:.0f} s; cycle_loss per epoch:",
 test_a, test_b = next(iter(data.load_unpaired("mnist_sample", "mnist_sample_inverted",
                                               split="test", batch_size=500, shuffle=False)))
 test_a, test_b = test_a.numpy(), test_b.numpy()
+print_networks(G_AB=cyclegan.g_ab, D_B=cyclegan.d_b)  # G_BA, D_A: the same layers
 print("mean |G_AB(a) - (-a)|:", round(float(np.mean(np.abs(cyclegan.translate(test_a, "a2b") + test_a))), 3),
       "  untranslated |a - (-a)|:", round(float(np.mean(np.abs(2 * test_a))), 3))
 

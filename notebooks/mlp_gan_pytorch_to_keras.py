@@ -14,12 +14,13 @@
 # %% [markdown]
 # # 把 PyTorch 的 MLP GAN 逐层搬到 Keras
 #
-# 本笔记本移植教程 002（PyTorch 全连接 GAN，MNIST）。教程的模型、初始化、优化器、损失和
-# “每个 epoch 存一行 10 张样本”都逐项对应到 gan_tf 的公开 API；然后是教程后半部分：
-# 数据增强、评价（距离、判别器的决策边界）、可视化（t-SNE / 嵌入）。
+# 本笔记本移植教程 002（PyTorch 全连接 GAN，MNIST）。教程的模型（逐层，包括 PyTorch 的默认值：
+# `nn.LeakyReLU()` 的斜率 0.01、`BatchNorm1d` 的 momentum 0.1 / eps 1e-5、`nn.Linear` 的默认初始化）、
+# 优化器、损失、训练步的顺序和“每个 epoch 存一行 10 张样本”都逐项对应到 gan_tf 的公开 API（预设
+# `tutorial_002`）；然后是教程后半部分：数据增强、评价（距离、判别器的决策边界）、可视化（t-SNE / 嵌入）。
 #
-# 原代码里的错误（`weights_init` 对 MLP 不起作用、循环里从未生成 `gen_imgs`、测试时把
-# 图像喂给生成器等）与修正见
+# 原代码里的错误（循环里从未生成 `gen_imgs`、`criterion` 未定义、`ToTensor` 的 [0, 1] 数据配 tanh
+# 生成器、`save_sample_images` 从不保存、测试时把图像喂给生成器等）与修正见
 # [`docs/fidelity.md`](../docs/fidelity.md#tutorial-002--a-pytorch-mlp-gan-on-mnist)。
 # `GAN_TF_FULL=1` 切换到完整设置（50 个 epoch）。
 
@@ -54,48 +55,74 @@ print("完整设置" if FULL else "小设置（GAN_TF_FULL=1 切换到完整设�
 # %% [markdown]
 # ## 1. 逐层对照
 #
-# | PyTorch（教程） | Keras（gan_tf） |
+# | PyTorch（教程） | Keras（gan_tf，预设 `tutorial_002` 的参数） |
 # |---|---|
-# | D: `Linear(784,512)` LeakyReLU Dropout(0.3) `Linear(512,256)` LeakyReLU Dropout(0.3) `Linear(256,1)` Sigmoid | `models.mlp.Discriminator()`：Flatten, Dense 512/256 + LeakyReLU + Dropout 0.3, Dense(1) 输出 logit（sigmoid 放进损失里） |
-# | G: `Linear(100,256)` LeakyReLU BatchNorm1d ... `Linear(1024,784)` Tanh, `view(-1,1,28,28)` | `models.mlp.Generator()`：Dense 256/512/1024 + LeakyReLU + BatchNorm, Dense 784 + tanh, Reshape (28, 28, 1)（NHWC） |
-# | `weights_init`: N(0, 0.02) | `init_stddev=0.02`（默认） |
-# | Adam lr 2e-4, betas (0.5, 0.999) | `keras.optimizers.Adam(2e-4, beta_1=0.5)` |
+# | D: `Linear(784,512)` LeakyReLU Dropout(0.3) `Linear(512,256)` LeakyReLU Dropout(0.3) `Linear(256,1)` Sigmoid | `models.mlp.Discriminator`：Flatten, Dense 512/256 + LeakyReLU(0.01) + Dropout 0.3, Dense(1) 输出 logit（sigmoid 放进损失里） |
+# | G: `Linear(100,256)` LeakyReLU BatchNorm1d ... `Linear(1024,784)` Tanh, `view(-1,1,28,28)` | `models.mlp.Generator`：Dense 256/512/1024 + LeakyReLU(0.01) + BatchNorm(momentum 0.9, epsilon 1e-5), Dense 784 + tanh, Reshape (28, 28, 1)（NHWC） |
+# | `nn.LeakyReLU()`：斜率 0.01 | `negative_slope=0.01` |
+# | `nn.BatchNorm1d`：momentum 0.1, eps 1e-5 | Keras 的 momentum 是 1 - 0.1 = 0.9，`epsilon=1e-5` |
+# | `weights_init`（只匹配 Conv/BatchNorm2d） | 不起作用，所以保留 PyTorch 的默认初始化：`init_stddev="pytorch"` |
+# | Adam lr 2e-4, betas (0.5, 0.999) | `keras.optimizers.Adam(2e-4, beta_1=0.5, beta_2=0.999)` |
 # | `d_loss = 0.5 * (real_loss + fake_loss)` | `losses.get("non_saturating", discriminator_scale=0.5)` |
 # | 每个 epoch 一行 10 张样本 | `callbacks.SampleGrid(num_images=10, columns=10)` |
 #
-# 注意：教程的 `weights_init` 只匹配 `Conv2d`/`BatchNorm2d`，MLP 里一个都没有，所以它声称的
-# N(0, 0.02) 初始化实际上从未发生；移植版真正把它用在每个 Dense 上。下面直接量一下：
+# 注意：教程的 `weights_init` 只匹配 `Conv2d`/`ConvTranspose2d`/`BatchNorm2d`，这对 MLP 里一个都没有，
+# 所以它写的 N(0, 0.02) 初始化从未发生，每个 `nn.Linear` 用的是 PyTorch 的默认初始化：权重和偏置都是
+# U(-1/sqrt(fan_in), 1/sqrt(fan_in))。移植版照样如此（不是 N(0, 0.02)）。下面打印两个网络，
+# 再量一下每个 Dense 的权重范围与 1/sqrt(fan_in)：
 
 # %%
-generator = models.mlp.Generator(latent_dim=100)
-discriminator = models.mlp.Discriminator()
+model_kwargs = {"generator": {"latent_dim": preset.model.latent_dim, **preset.model.generator},
+                "discriminator": preset.model.discriminator}
+generator = models.mlp.Generator(**model_kwargs["generator"])
+discriminator = models.mlp.Discriminator(**model_kwargs["discriminator"])
 generator.stack.summary(line_length=80, print_fn=print_line)      # the layers inside
 discriminator.stack.summary(line_length=80, print_fn=print_line)
-kernels = [w for w in generator.weights + discriminator.weights if "kernel" in w.path]
-print("Dense kernel std:", [round(float(np.std(w.numpy())), 4) for w in kernels])
+for w in generator.weights + discriminator.weights:
+    if "kernel" in w.path:
+        print(f"{w.path:32s} max |w| {np.abs(w.numpy()).max():.4f}   "
+              f"1/sqrt(fan_in) {1 / np.sqrt(w.shape[0]):.4f}")
 
 # %% [markdown]
 # ## 2. 训练
 #
-# 数据是随包的 MNIST 数字（`mnist_sample`，离线可用）；完整设置也用它，除非能加载 `mnist`。
-# 训练循环就是 `gan.fit`：每一步先更新 D（真图标签 1、假图标签 0 的 BCE，乘 0.5），再更新 G
-# （非饱和损失）。与教程不同，z 在每一步里真正被采样并送进生成器。
+# **数据**：教程用 `datasets.MNIST`（60,000 张）。小设置（8 x 150 步）用随包的 `mnist_sample`：
+# MNIST 训练集中的 9,003 张真实数字，离线可用，这么短的训练用不完它。完整设置先尝试完整的 `mnist`；
+# **离线时 MNIST 无法获得**，下面会打印原因并说明仍用这 9,003 张。教程的 `ToTensor()` 给出 [0, 1]
+# 的图像，而 G 以 tanh 结尾、输出 [-1, 1]：D 单看取值范围就能分出真假。这是错误；库的数据都在
+# [-1, 1]（相当于再加 `Normalize((0.5,), (0.5,))`）。
+#
+# **训练步**：就是 `gan.fit`。教程的循环用 `gen_imgs` 却从未生成它；修正后每一步采样一次 z、生成
+# **一批**假图，先用它（`detach`）更新 D（真图标签 1、假图标签 0 的 BCE，乘 0.5），再用**同一批**
+# 假图通过更新后的 D 更新 G（非饱和损失）——正是教程两处 `gen_imgs` 的用法。
 
 # %%
-dataset_name = "mnist_sample"
-if FULL:
-    try:
-        data.load("mnist", batch_size=64)
-        dataset_name = "mnist"
-    except data.DatasetUnavailableError as error:
-        print("mnist 不可用，使用 mnist_sample：", error)
+dataset_name = "mnist" if FULL else "mnist_sample"
+try:
+    data.load(dataset_name, batch_size=64)  # fails at once, naming what is missing
+except data.DatasetUnavailableError as error:
+    dataset_name = "mnist_sample"
+    print("完整的 MNIST 不可得，本次“完整设置”仍用随包的 9,003 张 mnist_sample：\n", error)
+print("训练数据：", dataset_name, "(60,000 张)" if dataset_name == "mnist" else "(9,003 张)")
 ds = data.load(dataset_name, batch_size=preset.data.batch_size, seed=0, repeat=STEPS is not None)
 
-keras.utils.set_random_seed(0)
-gan = gan_tf.GAN(generator, discriminator, latent_dim=100, seed=0)
-gan.compile(g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
-            d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
-            loss=losses.get("non_saturating", discriminator_scale=0.5))
+
+def make_gan(augment=None):
+    """A GAN of the preset's networks, optimisers and loss (fresh weights)."""
+    keras.utils.set_random_seed(0)
+    made = gan_tf.GAN(models.mlp.Generator(**model_kwargs["generator"]),
+                      models.mlp.Discriminator(**model_kwargs["discriminator"]),
+                      latent_dim=preset.model.latent_dim, seed=0, augment=augment)
+    train = preset.train
+    made.compile(g_optimizer=keras.optimizers.Adam(train.g_lr, beta_1=train.beta_1,
+                                                   beta_2=train.beta_2),
+                 d_optimizer=keras.optimizers.Adam(train.d_lr, beta_1=train.beta_1,
+                                                   beta_2=train.beta_2),
+                 loss=losses.get(train.loss, **train.loss_kwargs))
+    return made
+
+
+gan = make_gan()
 samples_dir = os.path.join(RUNS, "samples")
 start = time.time()
 history = gan.fit(ds, epochs=EPOCHS, steps_per_epoch=STEPS, verbose=0,
@@ -104,7 +131,9 @@ print(f"{time.time() - start:.0f} s;",
       {k: round(v[-1], 3) for k, v in history.history.items()})
 
 # %% [markdown]
-# 每个 epoch 的 1x10 样本（同一组噪声），从上到下是 epoch 1, 2, ...：
+# 每个 epoch 的 1x10 样本，从上到下是 epoch 1, 2, ...。教程的 `save_sample_images` 画完就 `plt.close()`、
+# 从不保存，而且每次重新采样噪声；这里 `SampleGrid` 把每个 epoch 的一行写成 PNG，并用固定的噪声，
+# 便于逐 epoch 比较：
 
 # %%
 rows = [plt.imread(os.path.join(samples_dir, f))
@@ -119,20 +148,18 @@ plt.show()
 #
 # 教程建议对训练图像做旋转、缩放等增强。对 GAN 来说只增强真图会让 G 学着生成“增强过的”图像；
 # DiffAugment 对 D 看到的**所有**图（真与假）做同样的可微增强，梯度穿过增强传回 G。
-# 库里是 `GAN(augment="color,translation,cutout")`。下面先看 D 眼中的真图，再训练一个带增强的模型。
+# 库里是 `GAN(augment=...)`。这是本移植加的（教程只有文字）：用 `AUGMENT` 这一种策略——亮度/
+# 饱和度/对比度（`color`，对应教程说的“变化亮度”）、平移、cutout——先看 D 眼中的真图，再用**同一个**
+# 策略训练一个带增强的模型（同样的网络、优化器、数据和步数）。
 
 # %%
+AUGMENT = "color,translation,cutout"
 real_batch = next(iter(data.load("mnist_sample", batch_size=10, seed=3)))
-augmented = augment.diff_augment(real_batch, "color,translation,cutout", tf.constant([1, 2]))
+augmented = augment.diff_augment(real_batch, AUGMENT, tf.constant([1, 2]))
 display(Image(filename=viz.save_image_grid(np.concatenate([real_batch, augmented]),
                                            os.path.join(RUNS, "augmented.png"), columns=10)))
 
-keras.utils.set_random_seed(0)
-aug_gan = gan_tf.GAN(models.mlp.Generator(latent_dim=100), models.mlp.Discriminator(),
-                     latent_dim=100, seed=0, augment="translation,cutout")
-aug_gan.compile(g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
-                d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
-                loss=losses.get("non_saturating", discriminator_scale=0.5))
+aug_gan = make_gan(augment=AUGMENT)
 aug_history = aug_gan.fit(ds, epochs=EPOCHS, steps_per_epoch=STEPS, verbose=0)
 
 # %% [markdown]

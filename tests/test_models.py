@@ -31,8 +31,10 @@ def test_shapes_and_ranges(family, shape):
     assert logits.shape == (3, 1) and np.all(np.isfinite(logits))
 
 
-def test_tutorial_002_mlp_layers():
-    generator = models.mlp.Generator()  # defaults are tutorial 002's
+def test_default_mlp_layers():
+    # The library's MLP recipe: tutorial 002's widths with DCGAN's init and slope 0.2
+    # (the preset tutorial_002 rebuilds 002 itself: tests/test_fidelity.py).
+    generator = models.mlp.Generator()
     assert _dense_units(generator) == [256, 512, 1024, 784]
     assert sum(isinstance(l, keras.layers.BatchNormalization) for l in generator.stack.layers) == 3
     discriminator = models.mlp.Discriminator()
@@ -49,7 +51,7 @@ def test_tutorial_002_mlp_layers():
         + 4 * (256 + 512 + 1024))
 
 
-def test_tutorial_004_mlp_layers():
+def test_small_mlp_parameter_count():
     generator = models.mlp.Generator(hidden_units=(128,), activation="relu",
                                      batch_norm=False, init_stddev=None)
     discriminator = models.mlp.Discriminator(hidden_units=(128,), init_stddev=None)
@@ -119,6 +121,17 @@ def test_serialization_keys_differ_between_families():
     (lambda: models.mlp.Discriminator(dropout=1.0), "dropout"),
     (lambda: models.mlp.Generator(activation="gelu"), "activation"),
     (lambda: models.get("vae"), "unknown model"),
+    (lambda: models.mlp.Generator(output_activation="relu"), "output_activation"),
+    (lambda: models.mlp.Generator(init_stddev="torch"), "init_stddev"),
+    (lambda: models.dcgan.Generator(init_stddev="pytorch"), "mlp models"),
+    (lambda: models.dcgan.Generator(dense_units=(8, 8), dense_activations=("relu",)),
+     "one activation per"),
+    (lambda: models.dcgan.Generator(activation="gelu"), "activation"),
+    (lambda: models.dcgan.Discriminator(head="average"), "1 channel"),
+    (lambda: models.dcgan.Discriminator(head="max"), "head"),
+    (lambda: models.dcgan.Discriminator(strides=(2, 2)), "explicit channels"),
+    (lambda: models.dcgan.Discriminator(channels=(8, 1), strides=(2,)), "one stride per"),
+    (lambda: models.dcgan.Discriminator(channels=()), "at least one"),
 ])
 def test_bad_arguments_raise(make, match):
     with pytest.raises(ValueError, match=match):
@@ -164,3 +177,62 @@ def test_conditional_pair_uses_the_labels(shape):
         assert restored.get_config() == model.get_config()
     with pytest.raises(ValueError, match="num_classes"):
         models.conditional.Generator(num_classes=1)
+
+
+# Every constructor option the tutorial presets use, away from its default.
+OPTIONS = [
+    (models.mlp.Generator, {"latent_dim": 6, "hidden_units": (16,), "negative_slope": 0.01,
+                            "init_stddev": "pytorch", "bn_momentum": 0.9, "bn_epsilon": 1e-5,
+                            "output_activation": "sigmoid"}),
+    (models.mlp.Discriminator, {"hidden_units": (16,), "init_stddev": None,
+                                "dropout_first": True, "unit_range_inputs": True}),
+    (models.dcgan.Generator, {"latent_dim": 6, "base_channels": 4, "dense_units": (8, 12),
+                              "dense_activations": ("relu", "tanh"), "activation": "tanh",
+                              "batch_norm": False, "use_bias": True, "init_stddev": None}),
+    (models.dcgan.Generator, {"latent_dim": 6, "base_channels": 4, "activation": "leaky_relu",
+                              "negative_slope": 0.3, "use_bias": False, "bn_momentum": 0.9,
+                              "bn_epsilon": 1e-5}),
+    (models.dcgan.Discriminator, {"channels": (8, 4, 1), "strides": (1, 2, 2), "head": "average",
+                                  "dropout": 0.0, "init_stddev": None, "batch_norm": True,
+                                  "bn_momentum": 0.9}),
+]
+
+
+@pytest.mark.parametrize("cls, kwargs", OPTIONS, ids=lambda v: getattr(v, "__name__", ""))
+def test_options_round_trip(cls, kwargs):
+    model = cls(**kwargs)
+    clone = cls.from_config(model.get_config())
+    assert clone.get_config() == model.get_config()
+    clone.set_weights(model.get_weights())
+    inputs = np.random.default_rng(1).uniform(-1, 1, (2, *model.input_shape[1:]))
+    np.testing.assert_allclose(np.asarray(clone(inputs.astype(np.float32))),
+                               np.asarray(model(inputs.astype(np.float32))), atol=1e-6)
+    restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(model))
+    assert restored.get_config() == model.get_config()
+
+
+def test_sigmoid_generator_spans_the_image_range():
+    # 2 sigmoid(a) - 1 in (-1, 1); unit_range_inputs maps -1 -> 0 and 1 -> 1 before Flatten.
+    generator = models.mlp.Generator(6, hidden_units=(8,), batch_norm=False, init_stddev=None,
+                                     output_activation="sigmoid")
+    images = np.asarray(generator(np.random.default_rng(0).normal(size=(3, 6)) * 100))
+    assert images.min() >= -1 and images.max() <= 1 and images.min() < -0.9
+    discriminator = models.mlp.Discriminator(hidden_units=(8,), unit_range_inputs=True)
+    rescale = discriminator.stack.layers[0]
+    np.testing.assert_allclose(np.asarray(rescale(np.array([-1.0, 0.0, 1.0]))), [0, 0.5, 1])
+
+
+def test_dropout_first_is_the_same_function():
+    """leaky_relu(m x / p) = m leaky_relu(x) / p for a 0/1 mask m: equal in training mode
+    under the same dropout seed, and in inference mode."""
+    kwargs = {"hidden_units": (16,), "negative_slope": 0.2}
+    after = models.mlp.Discriminator(**kwargs)
+    before = models.mlp.Discriminator(dropout_first=True, **kwargs)
+    before.set_weights(after.get_weights())
+    images = np.random.default_rng(2).uniform(-1, 1, (4, 28, 28, 1)).astype(np.float32)
+    np.testing.assert_allclose(np.asarray(before(images)), np.asarray(after(images)), atol=1e-6)
+    for model in (after, before):  # the same dropout masks in both
+        dropout = [l for l in model.stack.layers if isinstance(l, keras.layers.Dropout)][0]
+        dropout.seed_generator.state.assign(np.array([7, 0], np.uint32))
+    np.testing.assert_allclose(np.asarray(before(images, training=True)),
+                               np.asarray(after(images, training=True)), atol=1e-5)

@@ -1,7 +1,7 @@
 """Model families: each module defines a `Generator` and a `Discriminator`.
 
-    mlp          fully connected pair (tutorials 002 and 004)
-    dcgan        convolutional pair sized by image_shape (tutorials 001 and 000)
+    mlp          fully connected pair (tutorials 002, 004 and 000's G)
+    dcgan        convolutional pair sized by image_shape (tutorials 001, 003, 000's D)
     conditional  class-conditional DCGAN pair, projection discriminator (001's cGAN)
     infogan      DCGAN generator + discriminator with a Q head (003's InfoGAN; use
                  with losses.InfoGAN)
