@@ -21,6 +21,31 @@ import os as _os
 # bar; warnings and errors still show. A value set by the user wins.
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
 
+
+def _check_backend():
+    """gan_tf trains with tf.GradientTape, tf.data and tf.distribute: Keras must run on
+    TensorFlow. Raises ImportError naming the setting otherwise (before Keras is
+    imported: another backend may fail to import without its own library)."""
+    import json
+
+    wanted = _os.environ.get("KERAS_BACKEND")
+    where = f"KERAS_BACKEND={wanted}"
+    if wanted is None:
+        home = _os.environ.get("KERAS_HOME") or _os.path.join(
+            _os.path.expanduser("~"), ".keras")
+        where = _os.path.join(home, "keras.json")
+        try:
+            with open(where) as f:
+                wanted = json.load(f).get("backend")
+        except (OSError, ValueError, AttributeError):
+            wanted = None
+    if wanted not in (None, "tensorflow"):
+        raise ImportError(f"gan_tf needs Keras' TensorFlow backend, but Keras is set to "
+                          f"{wanted} ({where}); set KERAS_BACKEND=tensorflow")
+
+
+_check_backend()
+
 from gan_tf import callbacks
 from gan_tf import data
 from gan_tf import losses

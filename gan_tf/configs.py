@@ -492,10 +492,11 @@ def _infogan():
     return Config(
         preset="infogan", data=base.data,
         model=dataclasses.replace(
-            base.model, family="infogan", latent_dim=74, generator={"base_channels": 32},
+            base.model, family="infogan", latent_dim=74,
+            generator={"base_channels": 32, "num_categories": 10, "num_continuous": 2},
             discriminator={"body_kwargs": {"base_channels": 32, "dropout": 0.0}}),
-        train=dataclasses.replace(base.train, loss="infogan",
-                                  loss_kwargs={"num_categories": 10, "num_continuous": 2}))
+        # The loss takes its code sizes from the generator (GAN.compile checks the Q head).
+        train=dataclasses.replace(base.train, loss="infogan"))
 
 
 def _stylegan():
