@@ -99,8 +99,12 @@ class SampleGrid(keras.callbacks.Callback):
         """Generates the grid at training step `step` and writes it."""
         return self._write(f"step_{step:09d}.png", step)
 
+    def grid(self):
+        """The grid picture: uint8 (height, width, channels)."""
+        return viz.image_grid(self.images(), self.columns)
+
     def _write(self, name, tensorboard_step):
-        grid = viz.image_grid(self.images(), self.columns)
+        grid = self.grid()
         path = viz.save_image_grid(grid[None], fileio.join(self.directory, name),
                                    columns=1)
         if self._writer is not None:
@@ -133,7 +137,7 @@ class TranslationGrid(SampleGrid):
         self.images_a = np.asarray(images_a, np.float32)
         self.images_b = np.asarray(images_b, np.float32)
 
-    def _write(self, name, tensorboard_step):
+    def grid(self):
         model = self.model
         fake_b = model.translate(self.images_a, "a2b")
         fake_a = model.translate(self.images_b, "b2a")
@@ -142,14 +146,7 @@ class TranslationGrid(SampleGrid):
         channels = max(r.shape[-1] for r in rows)
         images = np.concatenate([np.broadcast_to(r, r.shape[:-1] + (channels,))
                                  for r in rows])
-        grid = viz.image_grid(images, self.columns, pad_value=128)
-        path = viz.save_image_grid(grid[None], fileio.join(self.directory, name),
-                                   columns=1)
-        if self._writer is not None:
-            with self._writer.as_default():
-                tf.summary.image("samples", grid[None], step=tensorboard_step)
-            self._writer.flush()
-        return path
+        return viz.image_grid(images, self.columns, pad_value=128)
 
 
 class HistoryFile(keras.callbacks.Callback):
