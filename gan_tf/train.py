@@ -137,7 +137,8 @@ def describe_config_fields():
     for dotted, field, hint in configs.fields():
         section, name = dotted.split(".")
         flag = f" (--{field.metadata['flag']})" if field.metadata.get("flag") else ""
-        type_name = getattr(hint, "__name__", str(hint).replace("typing.", ""))
+        args = [a.__name__ for a in typing.get_args(hint) if a is not type(None)]
+        type_name = f"{args[0]} or None" if args else hint.__name__
         lines.append(f"  {dotted}{flag}: {type_name} = {defaults[section][name]!r}")
         lines.append(f"      {field.metadata['help']}")
     return "\n".join(lines)
