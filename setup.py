@@ -22,8 +22,9 @@ setup(
     packages=find_packages(include=["gan_tf", "gan_tf.*"]),
     package_data={"gan_tf": ["assets/*.npz", "assets/*.json", "assets/*.h5"]},
     install_requires=[
-        "tensorflow>=2.16",
-        "keras>=3.3",
+        # Floors: the versions .ci/floor.txt pins and CI tests (.ci/run).
+        "tensorflow>=2.20",
+        "keras>=3.10",
         "tensorflow-datasets>=4.9",
         # tensorflow-datasets 4.9 imports importlib_resources without declaring it.
         "importlib_resources",

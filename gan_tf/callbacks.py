@@ -173,7 +173,8 @@ class HistoryFile(keras.callbacks.Callback):
 
 
 class TimeBudget(keras.callbacks.Callback):
-    """Stops training once `minutes` of wall-clock time have passed since the first batch.
+    """Stops training once `minutes` of wall-clock time have passed since training began
+    (`on_train_begin`: the first step's tracing counts, as a user's clock counts it).
 
     Checked after every batch (with steps_per_execution = k, every k steps), so
     training overruns the budget by at most one call of the training function. The
