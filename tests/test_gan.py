@@ -605,3 +605,26 @@ def test_fit_keeps_one_iterator_for_a_finite_dataset():
     gan.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3))
     history = gan.fit(dataset, epochs=2, verbose=0)
     assert gan.train_steps == 10 and len(history.history["d_loss"]) == 2
+
+
+def test_conditional_sampling_follows_the_generators_classes(tmp_path):
+    """gan_tf 0.1 drew grid, evaluation and collapse-check labels with `% 10` although
+    the generator takes num_classes: a 3-class model got labels 3..9."""
+    from gan_tf import callbacks
+
+    generator = models.conditional.Generator(8, num_classes=3,
+                                             body_kwargs={"base_channels": 4})
+    discriminator = models.conditional.Discriminator(num_classes=3,
+                                                     body_kwargs={"base_channels": 4})
+    gan = gan_tf.GAN(generator, discriminator, latent_dim=8, seed=0)
+    assert gan.num_classes == 3
+    np.testing.assert_array_equal(gan.sample_labels(7), [0, 1, 2, 0, 1, 2, 0])
+    latents = gan.sample_latents(6, seed=0)
+    expected = generator((latents, tf.constant([0, 1, 2, 0, 1, 2])), training=False)
+    np.testing.assert_allclose(gan.generate(latents=latents), expected.numpy(), atol=1e-6)
+    grid = callbacks.SampleGrid(str(tmp_path), num_images=6)
+    grid.set_model(gan)
+    np.testing.assert_allclose(grid.images(), expected.numpy(), atol=1e-6)
+    loaded = tf.saved_model.load(gan.export_generator(str(tmp_path / "g")))
+    np.testing.assert_allclose(loaded.sample(tf.constant(6), tf.constant(4)).numpy(),
+                               gan.generate(6, seed=4), atol=1e-5)
