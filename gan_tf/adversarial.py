@@ -12,7 +12,8 @@ translate. Everything else is here, once:
 - get_config / from_config of the networks, compile configs, optimizer slots built
   before a restore (`build_optimizers`);
 - `fit` that keeps one tf.data iterator per call and whole epochs with
-  steps_per_execution > 1;
+  steps_per_execution > 1, and chooses it from the step's FLOPs with
+  `steps_per_execution="auto"` (gan_tf.flops);
 - losses divided by the number of replicas under a `tf.distribute` strategy, and logs
   shaped for Keras' multi-worker reduction;
 - the export of a SavedModel into a temporary folder renamed into place.
@@ -20,6 +21,7 @@ translate. Everything else is here, once:
 
 import json
 
+from absl import logging
 import keras
 import numpy as np
 import tensorflow as tf
@@ -27,6 +29,7 @@ import tensorflow as tf
 from gan_tf import _faults
 from gan_tf import _keras_compat
 from gan_tf import fileio
+from gan_tf import flops
 from gan_tf import interrupt
 from gan_tf import losses
 
@@ -63,6 +66,9 @@ class AdversarialModel(keras.Model):
             aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA))
         self.gan_loss = None
         self._trackers = {}
+        # Step counts that callbacks act on (checkpoint_every_steps, ...): with
+        # steps_per_execution="auto", fit calls end on their multiples.
+        self.step_intervals = ()
 
     def _set_networks(self, **networks):
         for role, model in networks.items():
@@ -89,10 +95,13 @@ class AdversarialModel(keras.Model):
             loss: a name from `gan_tf.losses.names()` or a `gan_tf.losses.GANLoss`;
                 default `DEFAULT_LOSS`.
             **kwargs: passed to `keras.Model.compile` (`steps_per_execution`,
-                `jit_compile`, `run_eagerly`).
+                `jit_compile`, `run_eagerly`). `steps_per_execution="auto"` lets `fit`
+                choose it: about AUTO_TARGET_FLOPS of work per call, a divisor of
+                the epoch and of `step_intervals` (gan_tf.flops).
 
         Raises:
-            ValueError: an unknown loss, or one the model cannot train with.
+            ValueError: an unknown loss, one the model cannot train with, or a
+                steps_per_execution that is neither an integer >= 1 nor "auto".
             TypeError: `optimizer=` given instead of `g_optimizer`/`d_optimizer`.
         """
         if "optimizer" in kwargs:
@@ -100,8 +109,15 @@ class AdversarialModel(keras.Model):
                             "d_optimizer=, not optimizer=")
         gan_loss = losses.get(self.DEFAULT_LOSS if loss is None else loss)
         self._check_loss(gan_loss)
-        super().compile(optimizer=None, **kwargs)
-        self._wanted_steps_per_execution = int(self.steps_per_execution)
+        wanted = kwargs.pop("steps_per_execution", 1)
+        if wanted != "auto" and (isinstance(wanted, bool) or not isinstance(
+                wanted, (int, np.integer)) or wanted < 1):
+            raise ValueError(f"steps_per_execution must be an integer >= 1 or \"auto\", "
+                             f"got {wanted!r}")
+        super().compile(optimizer=None, steps_per_execution=1 if wanted == "auto"
+                        else int(wanted), **kwargs)
+        self._wanted_steps_per_execution = wanted if wanted == "auto" else int(wanted)
+        self._auto_step_flops = None  # (element_spec text, FLOPs) once counted
         optimizers = []
         for optimizer in (g_optimizer, d_optimizer):
             optimizer = keras.optimizers.get(optimizer or keras.optimizers.Adam(
@@ -125,6 +141,11 @@ class AdversarialModel(keras.Model):
     def optimizer_targets(self):
         """[(optimizer, variables it updates), ...]."""
         raise NotImplementedError
+
+    def step_flops(self, element_spec):
+        """FLOPs of one `train_step` on a batch of `element_spec` (fit's dataset
+        element, static batch size), or None when unknown (subclasses)."""
+        return None
 
     def build_optimizers(self):
         """Creates the optimizers' slots (Adam moments...) so a restore can fill them."""
@@ -260,11 +281,12 @@ class AdversarialModel(keras.Model):
             self.build_optimizers()
             args, kwargs = self._prepare_fit_data(args, kwargs)
         args, kwargs = one_iterator_per_fit(args, kwargs)
-        self._fit_steps_per_execution(kwargs.get("steps_per_epoch"))
+        self._fit_steps_per_execution(kwargs.get("steps_per_epoch"),
+                                      args[0] if args else kwargs.get("x"))
         # Datasets come shuffled from gan_tf.data; Keras would only warn about shuffle=True.
         return super().fit(*args, shuffle=shuffle, **kwargs)
 
-    def _fit_steps_per_execution(self, steps_per_epoch):
+    def _fit_steps_per_execution(self, steps_per_epoch, data=None):
         # Keras runs whole executions of steps_per_execution steps, so an epoch of
         # steps_per_epoch steps that is no multiple of it would run past its end (and
         # shift the step count that checkpoints and resumption rely on): use the
@@ -272,13 +294,33 @@ class AdversarialModel(keras.Model):
         wanted = getattr(self, "_wanted_steps_per_execution", None)
         if wanted is None:
             wanted = self._wanted_steps_per_execution = int(self.steps_per_execution)
-        chosen = wanted
-        if steps_per_epoch and wanted > 1:
-            chosen = max(d for d in range(1, wanted + 1) if steps_per_epoch % d == 0)
+        if wanted == "auto":
+            chosen = flops.choose_steps_per_execution(
+                self._step_flops_of(data), steps_per_epoch, self.step_intervals)
+        else:
+            chosen = flops.largest_divisor(wanted, (steps_per_epoch,))
         if chosen != self.steps_per_execution:
+            logging.info("steps_per_execution %s -> %d", wanted, chosen)
             self.steps_per_execution = chosen
             if getattr(self, "train_function", None) is not None:
                 self.make_train_function(force=True)  # retraced for the new value
+
+    def _step_flops_of(self, data):
+        """FLOPs of one step per replica on `data` (a tf.data.Dataset), counted once."""
+        if not isinstance(data, tf.data.Dataset):
+            return None
+        key = str(data.element_spec)
+        if self._auto_step_flops is None or self._auto_step_flops[0] != key:
+            try:
+                count = self.step_flops(data.element_spec)
+            except (ValueError, TypeError, tf.errors.OpError) as error:
+                logging.warning("steps_per_execution auto: cannot count the step's "
+                                "FLOPs (%s); using 1", error)
+                count = None
+            if count:
+                count /= self.distribute_strategy.num_replicas_in_sync
+            self._auto_step_flops = (key, count)
+        return self._auto_step_flops[1]
 
     def test_step(self, data):
         raise NotImplementedError(f"{type(self).__name__} has no validation step; "

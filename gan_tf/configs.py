@@ -91,8 +91,11 @@ class _Checked:
     def __post_init__(self):
         for field in dataclasses.fields(self):
             value, rule = getattr(self, field.name), field.metadata
-            if value is None:
+            if value is None or value in rule.get("words", ()):
                 continue
+            if "words" in rule and (isinstance(value, bool) or not isinstance(value, int)):
+                flag = rule.get("flag") or field.name
+                raise ValueError(f"{flag} must be {_rule_text(rule)}, got {value!r}")
             bad = (("min" in rule and value < rule["min"])
                    or ("gt" in rule and not value > rule["gt"])
                    or ("lt" in rule and not value < rule["lt"])
@@ -115,7 +118,7 @@ def _rule_text(rule):
         parts.append(f"< {rule['lt']}")
     if "max" in rule:
         parts.append(f"<= {rule['max']}")
-    return " and ".join(parts)
+    return " and ".join(parts) + "".join(f" or {word}" for word in rule.get("words", ()))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -194,9 +197,11 @@ class TrainConfig(_Checked):
                                  resumable=True)
     jit_compile: bool = _field(False, "XLA-compile the training step.", flag="jit_compile",
                                resumable=True)
-    steps_per_execution: int = _field(1, "Training steps per call from fit's Python "
-                                      "loop; > 1 saves per-step overhead on small models.",
-                                      flag="steps_per_execution", resumable=True, min=1)
+    steps_per_execution: typing.Union[int, str] = _field(
+        "auto", "Training steps per call from fit's Python loop: an integer, or auto "
+        "(about 32 GFLOP of work per call, at most 64 steps, dividing the epoch and the "
+        "*_every_steps intervals; docs/performance.md); > 1 saves per-step overhead on "
+        "small models.", flag="steps_per_execution", resumable=True, min=1, words=("auto",))
     strategy: str = _field("default", "tf.distribute strategy: default, mirrored, "
                            "multi_worker (TF_CONFIG), tpu (docs/distributed.md).",
                            flag="strategy", resumable=True, choices=distribute.STRATEGIES)
@@ -667,10 +672,16 @@ def parse_value(text, hint):
         ValueError: `text` is not such a value.
     """
     text = str(text).strip()
-    if typing.get_origin(hint) is typing.Union:  # Optional[X]
-        if text.lower() in ("none", "null", ""):
+    if typing.get_origin(hint) is typing.Union:  # Optional[X], or X or Y
+        kinds = [a for a in typing.get_args(hint) if a is not type(None)]
+        if len(kinds) < len(typing.get_args(hint)) and text.lower() in ("none", "null", ""):
             return None
-        hint = next(a for a in typing.get_args(hint) if a is not type(None))
+        for kind in kinds[:-1]:  # the first type that parses the text
+            try:
+                return parse_value(text, kind)
+            except ValueError:
+                pass
+        hint = kinds[-1]
     if hint is bool:
         lowered = text.lower()
         if lowered in ("true", "1", "yes"):

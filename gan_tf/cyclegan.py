@@ -28,6 +28,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from gan_tf import flops
 from gan_tf import losses
 from gan_tf.adversarial import EXPORT_METADATA  # noqa: F401 (public name)
 from gan_tf.adversarial import AdversarialModel
@@ -135,6 +136,22 @@ class CycleGAN(AdversarialModel):
     def optimizer_targets(self):
         return [(self.g_optimizer, self.generator_variables),
                 (self.d_optimizer, self.discriminator_variables)]
+
+    def step_flops(self, element_spec):
+        """FLOPs of one `train_step` on a batch of `element_spec`: per image pair
+        (6 + 3 i) (G_AB + G_BA) + 8 (D_A + D_B) forward FLOPs, i = 1 with the
+        identity term (the generators run 2 + 2 i times and the discriminators twice,
+        backward passes cost twice their forward; gan_tf.flops). None without a
+        static batch size."""
+        spec_a, spec_b = _unpack_pair(element_spec)
+        if spec_a.shape.rank is None or spec_a.shape[0] is None:
+            return None
+        image_a = tf.TensorSpec((1, *spec_a.shape[1:]), tf.float32)
+        image_b = tf.TensorSpec((1, *spec_b.shape[1:]), tf.float32)
+        generators = flops.forward(self.g_ab, image_a) + flops.forward(self.g_ba, image_b)
+        discriminators = flops.forward(self.d_a, image_a) + flops.forward(self.d_b, image_b)
+        per_pair = (6 + 3 * bool(self.identity_weight)) * generators + 8 * discriminators
+        return spec_a.shape[0] * per_pair
 
     # -- Training -----------------------------------------------------------------------
 

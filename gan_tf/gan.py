@@ -18,6 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from gan_tf import augment as augment_lib
+from gan_tf import flops
 from gan_tf import losses
 from gan_tf import noise
 from gan_tf.adversarial import EXPORT_METADATA  # noqa: F401 (public name)
@@ -131,6 +132,25 @@ class GAN(AdversarialModel):
     def optimizer_targets(self):
         return [(self.g_optimizer, self.generator.trainable_variables),
                 (self.d_optimizer, self.discriminator.trainable_variables)]
+
+    def step_flops(self, element_spec):
+        """FLOPs of one `train_step` on a batch of `element_spec`, from the forward
+        FLOPs per image F_G, F_D (gan_tf.flops, matrix products and convolutions):
+        per critic batch d F_G + 6 d F_D + 2 F_G + 2 F_D for d = d_steps (a backward
+        pass costs twice its forward; the generator step needs D's input gradients
+        only). Regularisers' extra passes are not counted. None without a static
+        batch size."""
+        images, _ = unpack(element_spec)
+        d_steps = self.gan_loss.d_steps
+        if images.shape.rank is None or images.shape[0] is None:
+            return None
+        labels = tf.TensorSpec((1,), tf.int32) if self.conditional else None
+        image = tf.TensorSpec((1, *images.shape[1:]), tf.float32)
+        f_g = flops.forward(self.generator, self._generator_inputs(
+            tf.TensorSpec((1, self.latent_dim), tf.float32), labels))
+        f_d = flops.forward(self.discriminator, self._discriminator_inputs(image, labels))
+        per_image = d_steps * (f_g + 6 * f_d) + 2 * (f_g + f_d)
+        return images.shape[0] // d_steps * per_image
 
     def get_config(self):
         config = super().get_config()

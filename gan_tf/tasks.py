@@ -62,6 +62,15 @@ def build_optimizer(train, learning_rate):
                      f"got {train.optimizer!r}")
 
 
+def step_intervals(config):
+    """The step counts the run's callbacks act on (mid-epoch checkpoints, sample
+    grids, TensorBoard logs; the non-zero ones), which `steps_per_execution="auto"`
+    divides so that they stay exact."""
+    cb = config.callbacks
+    return tuple(n for n in (cb.checkpoint_every_steps, cb.sample_every_steps,
+                             cb.log_every_steps) if n)
+
+
 def _load_kwargs(config):
     cfg = config.data
     return {"split": cfg.split, "batch_size": cfg.batch_size, "image_size": cfg.image_size,
@@ -167,6 +176,7 @@ class LatentTask:
                     d_optimizer=build_optimizer(train, train.d_lr), loss=loss,
                     jit_compile=train.jit_compile,
                     steps_per_execution=train.steps_per_execution)
+        gan.step_intervals = step_intervals(config)
         return gan
 
     def sample_callback(self, config, samples_dir, log_dir):
@@ -258,6 +268,7 @@ class TranslationTask:
                     loss=losses.get(train.loss, **loss_kwargs),
                     jit_compile=train.jit_compile,
                     steps_per_execution=train.steps_per_execution, **weights)
+        gan.step_intervals = step_intervals(config)
         return gan
 
     def sample_callback(self, config, samples_dir, log_dir):

@@ -81,10 +81,18 @@ def _define_field_flag(flag_values, field, hint, choices):
         help_text += f" One of: {', '.join(choices[name])}."
     if "choices" in field.metadata:
         help_text += f" One of: {', '.join(field.metadata['choices'])}."
-    base = next((a for a in typing.get_args(hint) if a is not type(None)), hint)
+    kinds = _value_types(hint)
     define = {bool: flags.DEFINE_bool, int: flags.DEFINE_integer,
-              float: flags.DEFINE_float}.get(base, flags.DEFINE_string)
+              float: flags.DEFINE_float}.get(kinds[0], flags.DEFINE_string)
+    if len(kinds) > 1:  # e.g. an integer or "auto": text, parsed by config_from_flags
+        define = flags.DEFINE_string
     define(name, None, help_text, flag_values=flag_values)
+
+
+def _value_types(hint):
+    """The types a field of type `hint` takes besides None: [int, str] for
+    Union[int, str], [int] for Optional[int] and int."""
+    return [a for a in typing.get_args(hint) if a is not type(None)] or [hint]
 
 
 def config_aliases():
@@ -110,9 +118,13 @@ def config_from_flags(flag_values):
         config = configs.get(flag_values.config)
         if flag_values.quick:  # before the flags, so that explicit flags win
             config = configs.quick(config)
+        hints = {dotted: hint for dotted, _, hint in configs.fields()}
         fields = {dotted: flag_values[name].value
                   for name, dotted in config_aliases().items()
                   if flag_values[name].value is not None}
+        fields = {dotted: configs.parse_value(value, hints[dotted])
+                  if len(_value_types(hints[dotted])) > 1 else value
+                  for dotted, value in fields.items()}
         config = configs.override(config, **fields)
         return configs.override_from_strings(config, flag_values.set)
     except ValueError as error:
@@ -137,8 +149,8 @@ def describe_config_fields():
     for dotted, field, hint in configs.fields():
         section, name = dotted.split(".")
         flag = f" (--{field.metadata['flag']})" if field.metadata.get("flag") else ""
-        args = [a.__name__ for a in typing.get_args(hint) if a is not type(None)]
-        type_name = f"{args[0]} or None" if args else hint.__name__
+        type_name = " or ".join(kind.__name__ for kind in _value_types(hint))
+        type_name += " or None" if type(None) in typing.get_args(hint) else ""
         lines.append(f"  {dotted}{flag}: {type_name} = {defaults[section][name]!r}")
         lines.append(f"      {field.metadata['help']}")
     return "\n".join(lines)

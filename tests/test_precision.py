@@ -93,3 +93,118 @@ def test_cli_flags_reach_the_compiled_gan(tmp_path):
         recorded = json.load(f)["train"]
     assert recorded["precision"] == "auto" and recorded["steps_per_execution"] == 3
     assert np.isfinite(gan.generate(2, seed=0)).all()
+
+
+# -- steps_per_execution="auto" (gan_tf.flops) -------------------------------------------
+
+
+def test_flops_of_a_dense_and_a_conv_layer_follow_their_shapes():
+    import tensorflow as tf
+
+    from gan_tf import flops
+
+    dense = keras.Sequential([keras.Input((100,)), keras.layers.Dense(256)])
+    assert flops.forward(dense, tf.TensorSpec((3, 100))) == 2 * 3 * 100 * 256
+    conv = keras.Sequential([keras.Input((8, 8, 4)),
+                             keras.layers.Conv2D(16, 3, strides=2, padding="same"),
+                             keras.layers.Conv2DTranspose(2, 5, strides=2, padding="same")])
+    expected = 2 * (4 * 4 * 16) * (3 * 3 * 4) + 2 * (4 * 4 * 16) * (5 * 5 * 2)
+    assert flops.forward(conv, tf.TensorSpec((1, 8, 8, 4))) == expected
+
+
+@pytest.mark.parametrize("step_flops, epoch, intervals, expected", [
+    (1e9, None, (), 32),        # 32 GFLOP per call
+    (1e8, None, (), 64),        # at most 64
+    (1e12, 100, (), 1),         # a big step: one per call
+    (1e9, 140, (), 28),         # the largest divisor of the epoch not above 32
+    (1e9, 937, (), 1),          # a prime epoch length keeps epochs whole
+    (1e9, 140, (10,), 10),      # and the callbacks' intervals exact
+    (1e9, 140, (0, 7), 7),      # 0: that callback is off
+    (None, 140, (), 1),         # unknown cost
+])
+def test_choose_steps_per_execution(step_flops, epoch, intervals, expected):
+    from gan_tf import flops
+
+    chosen = flops.choose_steps_per_execution(step_flops, epoch, intervals)
+    assert chosen == expected
+    assert all(n % chosen == 0 for n in (epoch, *intervals) if n)
+
+
+def test_auto_steps_per_execution_divides_the_epoch_and_the_intervals():
+    gan = small_gan()
+    gan.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3),
+                steps_per_execution="auto")
+    assert gan.steps_per_execution == 1  # chosen by fit, from the data's batch
+    gan.fit(image_dataset(num=64).repeat(), epochs=1, steps_per_epoch=12, verbose=0)
+    assert gan.steps_per_execution == 12  # a tiny model: the whole epoch per call
+    assert gan.train_steps == 12
+    gan.step_intervals = (8,)
+    gan.fit(image_dataset(num=64).repeat(), epochs=1, steps_per_epoch=12, verbose=0)
+    assert gan.steps_per_execution == 4 and gan.train_steps == 24
+    gan.step_intervals = ()
+    gan.fit(image_dataset(num=64).repeat(), epochs=1, steps_per_epoch=7, verbose=0)
+    assert gan.steps_per_execution == 7 and gan.train_steps == 31
+
+
+def test_auto_steps_per_execution_follows_the_step_flops(monkeypatch):
+    from gan_tf import flops
+
+    gan = small_gan()
+    gan.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3),
+                steps_per_execution="auto")
+    counted = gan.step_flops(image_dataset(num=64).element_spec)
+    assert counted > 0
+    monkeypatch.setattr(flops, "AUTO_TARGET_FLOPS", 3 * counted)
+    gan.fit(image_dataset(num=64).repeat(), epochs=1, steps_per_epoch=12, verbose=0)
+    assert gan.steps_per_execution == 3
+
+
+def test_explicit_steps_per_execution_is_kept_and_bad_values_are_refused():
+    gan = small_gan()
+    gan.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3),
+                steps_per_execution=2)
+    gan.fit(image_dataset(num=64).repeat(), epochs=1, steps_per_epoch=12, verbose=0)
+    assert gan.steps_per_execution == 2
+    for bad in (0, "fast", 2.5, True):
+        with pytest.raises(ValueError, match="steps_per_execution"):
+            gan.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3),
+                        steps_per_execution=bad)
+
+
+def test_training_is_the_same_for_any_steps_per_execution():
+    """The step count per call changes no number: auto may pick any value, and a
+    resumed epoch runs with a divisor of what is left."""
+    weights = []
+    for spe in (1, 4, "auto"):
+        keras.utils.set_random_seed(0)
+        gan = small_gan()
+        gan.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3),
+                    steps_per_execution=spe)
+        gan.fit(image_dataset(num=64).repeat(), epochs=1, steps_per_epoch=8, verbose=0)
+        weights.append(gan.get_weights())
+    for other in weights[1:]:
+        for a, b in zip(weights[0], other):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_config_steps_per_execution_takes_auto_or_an_integer():
+    assert configs.get("default").train.steps_per_execution == "auto"
+    assert train_lib.config_from_argv(["x", "--steps_per_execution=8"]) \
+        .train.steps_per_execution == 8
+    assert train_lib.config_from_argv(["x", "--set=train.steps_per_execution=auto"]) \
+        .train.steps_per_execution == "auto"
+    for bad in ("0", "fast"):
+        with pytest.raises(Exception, match="steps_per_execution must be >= 1 or auto"):
+            train_lib.config_from_argv(["x", f"--steps_per_execution={bad}"])
+    assert "train.steps_per_execution (--steps_per_execution): int or str = 'auto'" in \
+        train_lib.describe_config_fields()
+
+
+def test_the_run_passes_its_step_intervals_to_the_model(tmp_path):
+    config = configs.override(configs.quick(configs.get("tutorial_004")), **{
+        "data.name": "mnist_sample", "train.steps_per_epoch": 6,
+        "callbacks.checkpoint_every_steps": 4, "callbacks.sample_every_steps": 6})
+    gan = train_lib.train_and_evaluate(config, str(tmp_path), verbose=0)
+    assert gan.step_intervals == (4, 6)
+    assert gan.steps_per_execution == 2  # divides 6 (epoch), 4 and 6
+    assert gan.train_steps == 12
