@@ -1,352 +1,472 @@
-"""Training speed of `GAN.fit` against plain TensorFlow loops on identical models.
+"""Training speed of gan_tf against what users would otherwise run, one process per loop.
 
-    python benchmarks/train_step.py                                  # everything
-    python benchmarks/train_step.py --pairs=dcgan28 --precisions=float32 --xla=off
-    python benchmarks/train_step.py --pairs=mlp --spe=1,16 --steps=64 --repeats=5
-    python benchmarks/train_step.py --eager --json=benchmarks/train_step.json
+    python benchmarks/train_step.py                              # both groups
+    python benchmarks/train_step.py --groups=dcgan28 --steps=12 --repeats=5
+    python benchmarks/train_step.py --groups=mlp --torch_path=/tmp/torchlib
+    python benchmarks/train_step.py --presets=all --json=benchmarks/train_step.json
 
-For each model pair, precision and XLA setting, these loops train the same models
-(same constructor, same seed, so the same initial weights) on the same batches:
+Group `dcgan28`: the TensorFlow DCGAN tutorial (tensorflow.org/tutorials/generative/
+dcgan), its pair (gan_tf's `tutorial_003` models), 28x28x1, batch 256, Adam(1e-4),
+non-saturating BCE:
 
-    gan      `GAN.fit(..., steps_per_epoch=N)`, once per `--spe` value
-             (`GAN.compile(steps_per_execution=...)`), verbose=0, no callbacks.
-    plain    a `tf.function` step with two GradientTapes in the TensorFlow DCGAN
-             tutorial's style, doing the same maths as `GAN.train_step`: a
-             discriminator update on fresh fakes, then a generator update on new
-             noise through the updated discriminator (2 generator and 3
-             discriminator forward passes per step).
-    tutorial the TensorFlow DCGAN tutorial's step exactly: one batch of fakes feeds
-             both tapes and both models update at once (1 generator and 2
-             discriminator forward passes: less work, other maths).
+    tf_tutorial  the tutorial's `train_step` exactly (one batch of noise, both tapes
+                 open at once, both models updated from the same forward pass) under
+                 `tf.function`, called by its `for image_batch in dataset` loop,
+                 float32. Per image 3 F_G + 7 F_D FLOPs (F_G, F_D: forward FLOPs).
+    gan_fit      `GAN.fit` on the same pair and recipe, built from the `tutorial_003`
+                 preset with the tutorial's loss, float32, steps_per_execution "auto":
+                 D step on the stopped-gradient fakes, G step through the updated D on
+                 the same fakes (3 F_G + 8 F_D: one more D forward than the tutorial,
+                 whose G step uses the D of before the update).
+    gan_fit_auto the same with `--precision=auto` (gan_tf.precision; the table says what
+                 it resolved to on this machine).
 
-The timed repeats alternate between the loops (plain, tutorial, gan spe=1, gan
-spe=k, plain, ...) so that other processes on a shared machine slow all of them
-alike; each loop's figure is the median over `--repeats`. With `--eager` the gan and
-plain loops also run eagerly (`run_eagerly=True`, no tf.function), for the record.
+Group `mlp`: tutorial 002's MLP GAN (G 100-256-512-1024-784, D 784-512-256-1), batch 64:
 
-Pairs (gan_tf.models, as the presets build them):
+    t002_plain   tutorial 002's step written in plain TensorFlow: a `tf.function` with
+                 one generator forward, the D step on its stopped-gradient fakes with
+                 d_loss = 0.5 (real + fake), the G step through the updated D on the
+                 same fakes; a Python `for images in dataset` loop; float32.
+    t002_preset  the `tutorial_002` preset through `GAN.fit` at its default settings
+                 (float32, steps_per_execution "auto").
+    torch        tutorial 002's own PyTorch code (benchmarks/torch_mlp.py), when
+                 PyTorch can be imported (`--torch_path` is put on that worker's
+                 PYTHONPATH only: PyTorch is never a dependency of gan_tf).
 
-    dcgan28  the TensorFlow DCGAN tutorial's pair (preset tutorial_003): 28x28x1,
-             base 64, batch 128, bundled MNIST digits.
-    mlp      tutorial 002's MLP pair: G 100-256-512-1024-784, D 784-512-256-1,
-             batch 64, bundled MNIST digits, d_loss = 0.5 (real + fake).
-    dcgan64  tutorial 001's 64x64x3 DCGAN pair (preset tutorial_001), batch 32
-             (random images: the speed does not depend on them).
+All loops of a group train on the same in-memory bundled digits. Each loop runs in its
+own worker process (one framework or loop per process, so no idle thread pool competes
+with another's timing); every worker warms up (traces) first, then the timed repeats
+alternate between the workers (A, B, C, A, B, C, ...) so that other load on a shared
+machine slows them alike. Each figure is the median of `--repeats`.
 
-FLOPs per image count the multiply-adds of Dense, Conv2D and Conv2DTranspose layers
-(2 per multiply-add) from the layer shapes; one training step of `GAN.train_step`
-costs about 4 F_G + 8 F_D per image (forward 1x, backward 2x the forward; the
-generator step needs the discriminator's input gradients only). "% of matmul" divides
-the achieved GFLOP/s by the machine's measured float32 matmul throughput
-(benchmarks/matmul.py). Results are printed as a table and appended to --json.
+GFLOP/s = img/s x FLOPs per trained image, counted by gan_tf.flops from the traced
+models (matrix products and convolutions); "% peak" divides it by the float32 matmul
+rate of the newest benchmarks/matmul.json entry measured on a CPU with this machine's
+instruction-set flags (benchmarks/matmul.py).
+
+`--presets=all` (or a comma list) instead times every preset's own model through
+`GAN.fit` / `CycleGAN.fit` at its batch size, precision and steps_per_execution, on
+random in-memory images of its shape (the input pipeline has its own benchmark).
 """
 
 import argparse
+import json
 import os
 import statistics
+import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-PAIRS = {
-    # name: (model family, image shape, batch, generator kwargs, discriminator kwargs,
-    #        loss kwargs, default timed steps per repeat)
-    "dcgan28": ("dcgan", (28, 28, 1), 128, {}, {}, {}, 40),
-    "mlp": ("mlp", (28, 28, 1), 64, {}, {}, {"discriminator_scale": 0.5}, 300),
-    "dcgan64": ("dcgan", (64, 64, 3), 32,
-                {}, {"dropout": 0.0, "batch_norm": True}, {}, 8),
-}
-LATENT_DIM = 100
+HERE = os.path.dirname(os.path.abspath(__file__))
+GROUPS = {"dcgan28": ("tf_tutorial", "gan_fit", "gan_fit_auto"),
+          "mlp": ("t002_plain", "t002_preset", "torch")}
+REPLY = "@@"  # starts the workers' answers on stdout
+STEPS = {"dcgan28": 8, "mlp": 192}  # timed steps per repeat (multiples of 64 for mlp)
 
 
-def model_flops(model):
-    """Forward FLOPs per image of a gan_tf StackModel's Dense and conv layers.
+# -- Building the loops (in the worker) -------------------------------------------------
 
-    Dense: 2 * in * out. Conv2D: 2 * k_h * k_w * c_in * c_out * H_out * W_out.
-    Conv2DTranspose: 2 * k_h * k_w * c_in * c_out * H_in * W_in (every input pixel
-    scatters a k x k x c_out patch).
-    """
+
+def preset_config(name, **fields):
+    """The preset `name` on the bundled digits (or its own shape), with `fields`."""
+    from gan_tf import configs
+
+    config = configs.get(name)
+    if config.data.name in ("mnist", "fashion_mnist"):
+        config = configs.override(config, **{"data.name": "mnist_sample"})
+    return configs.override(config, **fields)
+
+
+def build_preset(config, shapes):
+    """The compiled model of `config` under its precision policy, and that policy."""
     import keras
 
-    total = 0
-    for layer in model.stack.layers:
-        inner = getattr(layer, "layer", layer)  # SpectralNormalization wraps a layer
-        if isinstance(inner, keras.layers.Dense):
-            total += 2 * int(layer.input.shape[-1]) * inner.units
-        elif isinstance(inner, keras.layers.Conv2DTranspose):
-            _, h, w, c_in = layer.input.shape
-            k_h, k_w = inner.kernel_size
-            total += 2 * k_h * k_w * int(c_in) * inner.filters * int(h) * int(w)
-        elif isinstance(inner, keras.layers.Conv2D):
-            _, h, w, _ = layer.output.shape
-            k_h, k_w = inner.kernel_size
-            c_in = int(layer.input.shape[-1])
-            total += 2 * k_h * k_w * c_in * inner.filters * int(h) * int(w)
-    return total
+    from gan_tf import precision, tasks
+
+    policy = precision.resolve(config.train.precision)
+    keras.mixed_precision.set_global_policy(policy)
+    return tasks.for_config(config).build(config, shapes), policy
 
 
-def train_flops_per_image(generator, discriminator):
-    """FLOPs per image of one `GAN.train_step`: about 4 F_G + 8 F_D (module docstring)."""
-    return 4 * model_flops(generator) + 8 * model_flops(discriminator)
+def digits(batch_size):
+    """An endless stream of (batch, 28, 28, 1) bundled digits in [-1, 1], in memory.
 
-
-def build_models(pair, seed=0):
-    """(generator, discriminator) of `pair`, initialised from `seed`."""
-    import keras
-
-    from gan_tf import models
-
-    family, shape, _, g_kwargs, d_kwargs, _, _ = PAIRS[pair]
-    keras.utils.set_random_seed(seed)
-    generator = models.get(family).Generator(latent_dim=LATENT_DIM, image_shape=shape,
-                                             **g_kwargs)
-    discriminator = models.get(family).Discriminator(image_shape=shape, **d_kwargs)
-    return generator, discriminator
-
-
-def make_dataset(pair, batch_size):
-    """An endless tf.data stream of (batch, H, W, C) float32 images in [-1, 1].
-
-    The images are held in memory (the 28x28 pairs: the first 4,096 bundled digits,
-    read once through `data.load`; 64x64x3: 256 random images), so every loop reads
-    the same batches and no loop pays for decoding: the input pipeline has its own
-    benchmark (input_pipeline.py).
-    """
-    import numpy as np
+    No tf.data autotuning: closing an autotuned iterator waits for its tuning thread
+    (docs/performance.md), which would time tf.data instead of the loops."""
     import tensorflow as tf
 
     from gan_tf import data
 
-    shape = PAIRS[pair][1]
-    if shape == (28, 28, 1):
-        source = data.load("mnist_sample", batch_size=4096, shuffle=False)
-        images = next(iter(source)).numpy()
-    else:
-        images = np.random.default_rng(0).uniform(-1, 1, (256, *shape)).astype(np.float32)
-    # No tf.data autotuning: each timed repeat opens a new iterator (GAN.fit's, or the
-    # plain loop's), and closing an autotuned iterator waits for its tuning thread's
-    # next wake-up (10 ms doubling: a run of 2.6 s took 5.12 s about one time in
-    # three here), which would time tf.data instead of the loops.
+    images = next(iter(data.load("mnist_sample", batch_size=4096, shuffle=False))).numpy()
     options = tf.data.Options()
     options.autotune.enabled = False
     return (tf.data.Dataset.from_tensor_slices(images).repeat()
             .batch(batch_size, drop_remainder=True).prefetch(2).with_options(options))
 
 
-def _adam():
-    import keras
+def random_batches(element_spec):
+    """An endless stream repeating 4 random batches of `element_spec`'s shapes."""
+    import numpy as np
+    import tensorflow as tf
 
-    return keras.optimizers.Adam(2e-4, beta_1=0.5)
+    rng = np.random.default_rng(0)
+
+    def fill(spec):
+        shape = (4 * spec.shape[0], *spec.shape[1:])
+        if spec.dtype.is_integer:
+            return rng.integers(0, 10, shape).astype(spec.dtype.as_numpy_dtype)
+        return rng.uniform(-1, 1, shape).astype(np.float32)
+
+    arrays = tf.nest.map_structure(fill, element_spec)
+    batch = tf.nest.flatten(element_spec)[0].shape[0]
+    return tf.data.Dataset.from_tensor_slices(arrays).repeat().batch(batch, drop_remainder=True)
 
 
-def make_gan_runner(pair, dataset, spe=1, jit_compile=False, run_eagerly=False):
-    """A function(steps) that trains a fresh GAN of `pair` with `GAN.fit` for `steps`."""
-    from gan_tf import losses
-    from gan_tf.gan import GAN
-
-    generator, discriminator = build_models(pair)
-    gan = GAN(generator, discriminator, latent_dim=LATENT_DIM, seed=0)
-    gan.compile(_adam(), _adam(), loss=losses.get("non_saturating", **PAIRS[pair][5]),
-                steps_per_execution=spe, jit_compile=jit_compile, run_eagerly=run_eagerly)
-
+def fit_runner(model, dataset):
+    """run(steps) trains `model` with fit for `steps` steps (whole executions)."""
     def run(steps):
-        gan.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0)
+        model.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0)
     return run
 
 
-def make_plain_runner(pair, dataset, style="plain", jit_compile=False, eager=False):
-    """A function(steps) that trains fresh models of `pair` with a hand-written step.
+def python_loop_runner(step, dataset, last):
+    """run(steps): `for images in dataset.take(steps): step(images)`, then waits for
+    the last step by reading `last` (a variable the step updates)."""
+    def run(steps):
+        for images in dataset.take(steps):
+            step(images)
+        int(last.numpy())
+    return run
 
-    style "plain": GAN.train_step's maths (D update, then G update on new noise);
-    "tutorial": the TensorFlow DCGAN tutorial's simultaneous update.
-    """
+
+def tf_tutorial_runner(generator, discriminator, dataset, latent_dim=100):
+    """The TensorFlow DCGAN tutorial's train_step and loop, on these models."""
     import keras
     import tensorflow as tf
 
-    generator, discriminator = build_models(pair)
-    scale = PAIRS[pair][5].get("discriminator_scale", 1.0)
-    g_optimizer, d_optimizer = _adam(), _adam()
-    g_optimizer.build(generator.trainable_variables)
-    d_optimizer.build(discriminator.trainable_variables)
     cross_entropy = keras.losses.BinaryCrossentropy(from_logits=True)
+    generator_optimizer = keras.optimizers.Adam(1e-4)
+    discriminator_optimizer = keras.optimizers.Adam(1e-4)
 
-    def d_loss_fn(real_logits, fake_logits):
-        real_logits = tf.cast(real_logits, tf.float32)
-        fake_logits = tf.cast(fake_logits, tf.float32)
-        return scale * (cross_entropy(tf.ones_like(real_logits), real_logits)
-                        + cross_entropy(tf.zeros_like(fake_logits), fake_logits))
+    def discriminator_loss(real_output, fake_output):
+        real_loss = cross_entropy(tf.ones_like(real_output), real_output)
+        fake_loss = cross_entropy(tf.zeros_like(fake_output), fake_output)
+        return real_loss + fake_loss
 
-    def g_loss_fn(fake_logits):
-        fake_logits = tf.cast(fake_logits, tf.float32)
-        return cross_entropy(tf.ones_like(fake_logits), fake_logits)
+    def generator_loss(fake_output):
+        return cross_entropy(tf.ones_like(fake_output), fake_output)
 
-    def plain_step(images):
-        batch = tf.shape(images)[0]
-        fake_images = generator(tf.random.normal([batch, LATENT_DIM]), training=True)
-        with tf.GradientTape() as tape:
-            d_loss = d_loss_fn(discriminator(images, training=True),
-                               discriminator(fake_images, training=True))
-        variables = discriminator.trainable_variables
-        d_optimizer.apply_gradients(zip(tape.gradient(d_loss, variables), variables))
-        with tf.GradientTape() as tape:
-            fake_images = generator(tf.random.normal([batch, LATENT_DIM]), training=True)
-            g_loss = g_loss_fn(discriminator(fake_images, training=True))
-        variables = generator.trainable_variables
-        g_optimizer.apply_gradients(zip(tape.gradient(g_loss, variables), variables))
-        return d_loss, g_loss
-
-    def tutorial_step(images):
-        noise = tf.random.normal([tf.shape(images)[0], LATENT_DIM])
+    @tf.function
+    def train_step(images):
+        noise = tf.random.normal([tf.shape(images)[0], latent_dim])
         with tf.GradientTape() as gen_tape, tf.GradientTape() as disc_tape:
             generated_images = generator(noise, training=True)
             real_output = discriminator(images, training=True)
             fake_output = discriminator(generated_images, training=True)
-            gen_loss = g_loss_fn(fake_output)
-            disc_loss = d_loss_fn(real_output, fake_output)
-        g_variables = generator.trainable_variables
-        d_variables = discriminator.trainable_variables
-        g_optimizer.apply_gradients(zip(gen_tape.gradient(gen_loss, g_variables),
-                                        g_variables))
-        d_optimizer.apply_gradients(zip(disc_tape.gradient(disc_loss, d_variables),
-                                        d_variables))
-        return disc_loss, gen_loss
+            gen_loss = generator_loss(fake_output)
+            disc_loss = discriminator_loss(real_output, fake_output)
+        gradients_of_generator = gen_tape.gradient(gen_loss, generator.trainable_variables)
+        gradients_of_discriminator = disc_tape.gradient(
+            disc_loss, discriminator.trainable_variables)
+        generator_optimizer.apply_gradients(
+            zip(gradients_of_generator, generator.trainable_variables))
+        discriminator_optimizer.apply_gradients(
+            zip(gradients_of_discriminator, discriminator.trainable_variables))
 
-    step = plain_step if style == "plain" else tutorial_step
-    if not eager:
-        step = tf.function(step, jit_compile=jit_compile)
-
-    def run(steps):
-        losses = None
-        for images in dataset.take(steps):
-            losses = step(images)
-        float(losses[0])  # wait for the last step
-    return run
+    return python_loop_runner(train_step, dataset, generator_optimizer.iterations)
 
 
-def time_alternating(runners, steps, repeats, warmup_steps):
-    """{name: [seconds per repeat]}: every runner once per round, `repeats` rounds."""
-    for run in runners.values():
-        run(warmup_steps)  # traces, builds optimizer slots, creates oneDNN primitives
-    seconds = {name: [] for name in runners}
-    for _ in range(repeats):
-        for name, run in runners.items():
-            start = time.perf_counter()
-            run(steps)
-            seconds[name].append(time.perf_counter() - start)
-    return seconds
-
-
-def bench_group(pair, precision, xla, spes, steps, repeats, batch_size, eager=False,
-                eager_steps=2, tutorial=True):
-    """Times every loop for one pair, precision and XLA setting; returns result rows."""
+def t002_plain_runner(generator, discriminator, dataset, latent_dim=100):
+    """Tutorial 002's step (PyTorch order: D on detached fakes, then G through the
+    updated D on the same fakes) as a user writes it in plain TensorFlow."""
     import keras
+    import tensorflow as tf
 
-    keras.mixed_precision.set_global_policy(precision)
+    bce = keras.losses.BinaryCrossentropy(from_logits=True)
+    optimizer_g = keras.optimizers.Adam(2e-4, beta_1=0.5, beta_2=0.999)
+    optimizer_d = keras.optimizers.Adam(2e-4, beta_1=0.5, beta_2=0.999)
+
+    @tf.function
+    def train_step(imgs):
+        batch = tf.shape(imgs)[0]
+        valid, fake = tf.ones([batch, 1]), tf.zeros([batch, 1])
+        with tf.GradientTape() as g_tape:
+            gen_imgs = generator(tf.random.normal([batch, latent_dim]), training=True)
+            with g_tape.stop_recording(), tf.GradientTape() as d_tape:
+                real_loss = bce(valid, discriminator(imgs, training=True))
+                fake_loss = bce(fake, discriminator(tf.stop_gradient(gen_imgs),
+                                                    training=True))
+                d_loss = 0.5 * (real_loss + fake_loss)
+            d_variables = discriminator.trainable_variables
+            optimizer_d.apply_gradients(zip(d_tape.gradient(d_loss, d_variables),
+                                            d_variables))
+            g_loss = bce(valid, discriminator(gen_imgs, training=True))
+        g_variables = generator.trainable_variables
+        optimizer_g.apply_gradients(zip(g_tape.gradient(g_loss, g_variables), g_variables))
+
+    return python_loop_runner(train_step, dataset, optimizer_g.iterations)
+
+
+def make_loop(name):
+    """{run(steps), batch, flops_per_image, notes, model (fit loops)} of loop `name`."""
+
+    if name == "torch":  # no TensorFlow in this process: FLOPs from the t002 loops
+        import torch_mlp
+
+        return {"run": torch_mlp.torch_runner(64, int(os.environ["BENCH_THREADS"])),
+                "batch": 64, "flops_per_image": None,
+                "notes": "PyTorch " + __import__("torch").__version__}
+    group = "dcgan28" if name in GROUPS["dcgan28"] else "mlp"
+    batch = 256 if group == "dcgan28" else 64
+    fields = {"data.batch_size": batch}
+    if group == "dcgan28":  # the TF tutorial's loss and recipe on tutorial_003's pair
+        fields.update({"train.loss": "non_saturating", "train.precision":
+                       "auto" if name == "gan_fit_auto" else "float32"})
+    config = preset_config("tutorial_003" if group == "dcgan28" else "tutorial_002",
+                           **fields)
+    gan, policy = build_preset(config, {"image_shape": (28, 28, 1)})
+    dataset = digits(batch)
+    loop = {"batch": batch, "flops_per_image": gan.step_flops(dataset.element_spec) / batch,
+            "notes": policy}
+    if name in ("gan_fit", "gan_fit_auto", "t002_preset"):
+        return {**loop, "run": fit_runner(gan, dataset), "model": gan}
+    if name == "tf_tutorial":
+        import tensorflow as tf
+
+        from gan_tf import flops
+
+        f_g = flops.forward(gan.generator, tf.TensorSpec((1, 100)))
+        f_d = flops.forward(gan.discriminator, tf.TensorSpec((1, 28, 28, 1)))
+        return {**loop, "run": tf_tutorial_runner(gan.generator, gan.discriminator, dataset),
+                "flops_per_image": 3 * f_g + 7 * f_d}
+    return {**loop, "run": t002_plain_runner(gan.generator, gan.discriminator, dataset)}
+
+
+def make_preset_loop(name):
+    """As `make_loop`, for preset `name`'s model; "steps_per_execution" is what the
+    preset's value (usually "auto") chooses when the epoch's length allows it."""
+    from gan_tf import flops, tasks
+
+    config = preset_config(name)
+    task = tasks.for_config(config)
+    shape = tasks.declared_image_shape(config) or tasks.KNOWN_SHAPES[config.data.name]
+    shapes = {"image_shape": tuple(shape)}
+    if task.translation:
+        shapes["image_shape_b"] = tuple(shape)
+    elif task.conditional(config):
+        shapes["num_classes"] = 10
+    model, policy = build_preset(config, shapes)
+    spec = example_spec(config, task, shape)
+    step_flops = model.step_flops(spec)
+    wanted = config.train.steps_per_execution
+    if wanted == "auto":
+        wanted = flops.choose_steps_per_execution(step_flops)
+    return {"run": fit_runner(model, random_batches(spec)), "model": model,
+            "batch": config.data.batch_size, "notes": policy, "steps_per_execution": wanted,
+            "flops_per_image": step_flops / config.data.batch_size}
+
+
+def example_spec(config, task, shape):
+    """The element spec of the batches `fit` gets for `config` (critic batches grouped)."""
+    import tensorflow as tf
+
+    batch = config.data.batch_size
+    if task.translation:
+        return (tf.TensorSpec((batch, *shape)),) * 2
+    batch *= task.d_steps(config)
+    images = tf.TensorSpec((batch, *shape))
+    return (images, tf.TensorSpec((batch,), tf.int32)) if task.conditional(config) \
+        else images
+
+
+def worker(name, threads):
+    """Serves timing requests on stdin: a step count per line, answers the seconds."""
+    if name != "torch":  # matmul imports TensorFlow
+        import matmul
+
+        matmul.set_threads(threads)
+    os.environ["BENCH_THREADS"] = str(threads)
+    loop = (make_preset_loop(name.split(":", 1)[1]) if name.startswith("preset:")
+            else make_loop(name))
+    start = time.perf_counter()
+    warmup = int(sys.stdin.readline()) or loop.get("steps_per_execution", 1)
+    loop["run"](warmup)  # traces, builds optimizer slots, creates oneDNN primitives
+    model = loop.pop("model", None)
+    info = {key: loop[key] for key in ("batch", "flops_per_image", "notes")}
+    print(REPLY, json.dumps({**info, "warmup_steps": warmup, "warmup_s": time.perf_counter() - start,
+                      "steps_per_execution": model and int(model.steps_per_execution)}),
+          flush=True)
+    run = loop["run"]
+    for line in sys.stdin:
+        start = time.perf_counter()
+        run(int(line))
+        print(REPLY, time.perf_counter() - start, flush=True)
+
+
+# -- Driving the workers ------------------------------------------------------------------
+
+
+def start_worker(name, threads, torch_path=None):
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads),
+           "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
+    if name == "torch" and torch_path:
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (env.get("PYTHONPATH"), torch_path) if p)
+    return subprocess.Popen([sys.executable, os.path.abspath(__file__), f"--worker={name}",
+                             f"--threads={threads}"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True, env=env)
+
+
+def ask(process, steps):
+    process.stdin.write(f"{steps}\n")
+    process.stdin.flush()
+    for line in process.stdout:  # other lines: what libraries print (tfds...)
+        if line.startswith(REPLY):
+            return line[len(REPLY):]
+    raise RuntimeError(f"a worker ({process.args[2]}) stopped; see its error above")
+
+
+def time_loops(names, steps, repeats, threads, torch_path=None, warmup_steps=None):
+    """{name: row} for loops `names`: started one at a time, timed alternately."""
+    rows = {}
+    workers = {}
     try:
-        dataset = make_dataset(pair, batch_size)
-        steps = max(steps, max(spes))
-        steps -= steps % max(spes)  # whole executions for every spe value
-        runners = {"plain": make_plain_runner(pair, dataset, "plain", jit_compile=xla)}
-        if tutorial:
-            runners["tutorial"] = make_plain_runner(pair, dataset, "tutorial",
-                                                    jit_compile=xla)
-        for spe in spes:
-            runners[f"gan spe={spe}"] = make_gan_runner(pair, dataset, spe=spe,
-                                                        jit_compile=xla)
-        seconds = time_alternating(runners, steps, repeats,
-                                   warmup_steps=2 * max(spes))
-        counts = {name: steps for name in runners}
-        if eager and not xla:
-            eager_runners = {
-                "plain eager": make_plain_runner(pair, dataset, "plain", eager=True),
-                "gan eager": make_gan_runner(pair, dataset, run_eagerly=True)}
-            seconds.update(time_alternating(eager_runners, eager_steps, repeats, 1))
-            counts.update({name: eager_steps for name in eager_runners})
-        generator, discriminator = build_models(pair)
-        flops = train_flops_per_image(generator, discriminator)
+        for name in names:
+            workers[name] = start_worker(name, threads, torch_path)
+            rows[name] = json.loads(ask(workers[name], warmup_steps or steps))
+            rows[name]["seconds"] = []
+        for _ in range(repeats):
+            for name, process in workers.items():
+                rows[name]["seconds"].append(float(ask(process, steps)))
     finally:
-        keras.mixed_precision.set_global_policy("float32")
-    rows = []
-    for name, times in seconds.items():
-        median = statistics.median(times)
-        rows.append({"pair": pair, "precision": precision, "xla": xla, "loop": name,
-                     "batch": batch_size, "steps": counts[name], "repeats": repeats,
-                     "images_per_s": round(counts[name] * batch_size / median, 1),
-                     "seconds": [round(t, 3) for t in times],
-                     "train_gflop_per_image": round(flops / 1e9, 4)})
-    base = next(r["images_per_s"] for r in rows if r["loop"] == "plain")
-    for row in rows:
-        row["vs_plain"] = round(row["images_per_s"] / base, 3)
+        for process in workers.values():
+            process.stdin.close()
+            process.wait()
+    flops_known = [row["flops_per_image"] for row in rows.values() if row["flops_per_image"]]
+    for name, row in rows.items():
+        row["flops_per_image"] = row["flops_per_image"] or flops_known[0]  # torch: same pair
+        row.update(loop=name, steps=steps, repeats=repeats,
+                   images_per_s=round(steps * row["batch"] / statistics.median(row["seconds"]), 1),
+                   seconds=[round(t, 3) for t in row["seconds"]])
+        row["gflops"] = round(row["images_per_s"] * row["flops_per_image"] / 1e9, 1)
     return rows
 
 
-def print_table(rows, matmul_gflops=None):
-    print("| pair | precision | XLA | loop | img/s | vs plain | GFLOP/s | % of matmul |")
-    print("|---|---|---|---|---|---|---|---|")
-    for row in rows:
-        gflops = row["images_per_s"] * row["train_gflop_per_image"]
-        share = f"{100 * gflops / matmul_gflops:.0f}%" if matmul_gflops else "-"
-        if row["loop"] == "tutorial":  # less work per image: 2 F_G + 6 F_D roughly
-            share = "-"
-        print(f"| {row['pair']} | {row['precision']} | {'on' if row['xla'] else 'off'} | "
-              f"{row['loop']} | {row['images_per_s']:.0f} | {row['vs_plain']:.2f}x | "
-              f"{gflops:.1f} | {share} |")
+def matmul_peak():
+    """(float32 GFLOP/s, n) of the newest matmul.json entry of a CPU with this machine's
+    flags, or (None, None)."""
+    import matmul
+
+    flags = matmul.machine()["flags"]
+    try:
+        with open(os.path.join(HERE, "matmul.json")) as f:
+            records = json.load(f)
+    except (OSError, ValueError):
+        return None, None
+    for record in reversed(records):
+        if record.get("benchmark") == "matmul" and record["machine"]["flags"] == flags:
+            best = max((r for r in record["results"] if r["dtype"] == "float32"),
+                       key=lambda r: r["gflops"])
+            return best["gflops"], best["n"]
+    return None, None
+
+
+def print_group(title, rows, base, peak):
+    print(f"\n{title}")
+    print("| loop | precision | steps/exec | img/s | vs " + base + " | GFLOP/image | GFLOP/s"
+          " | % peak |\n|---|---|---|---|---|---|---|---|")
+    for row in rows.values():
+        ratio = row["images_per_s"] / rows[base]["images_per_s"]
+        row[f"vs_{base}"] = round(ratio, 3)
+        share = f"{100 * row['gflops'] / peak:.0f}%" if peak else "-"
+        print(f"| {row['loop']} | {row['notes']} | {row['steps_per_execution'] or '-'} | "
+              f"{row['images_per_s']:,.0f} | {ratio:.2f}x | "
+              f"{row['flops_per_image'] / 1e9:.4f} | {row['gflops']:.1f} | {share} |")
+    sys.stdout.flush()
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pairs", default="dcgan28,mlp,dcgan64")
-    parser.add_argument("--precisions", default="float32,mixed_bfloat16")
-    parser.add_argument("--xla", default="off,on", help="off, on, or both")
-    parser.add_argument("--spe", default="1,8", help="GAN.fit steps_per_execution values")
-    parser.add_argument("--steps", type=int, default=None,
-                        help="timed steps per repeat (default: per pair)")
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--batch_size", type=int, default=None,
-                        help="override every pair's batch size")
-    parser.add_argument("--eager", action="store_true", help="also time eager loops")
-    parser.add_argument("--eager_steps", type=int, default=2)
-    parser.add_argument("--no_tutorial", action="store_true",
-                        help="skip the TF tutorial's simultaneous-update loop")
+    parser.add_argument("--groups", default="dcgan28,mlp")
+    parser.add_argument("--loops", default=None, help="only these loops (comma list)")
+    parser.add_argument("--presets", default=None, help="all, or a comma list of presets")
+    parser.add_argument("--steps", type=int, default=None, help="timed steps per repeat")
+    parser.add_argument("--seconds", type=float, default=4.0,
+                        help="--presets: aim each repeat at this many seconds")
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2,
-                        help="TensorFlow intra- and inter-op threads (0: TF's default)")
-    parser.add_argument("--matmul", action="store_true",
-                        help="measure float32 matmul GFLOP/s first (n = 1024)")
+                        help="TensorFlow / PyTorch threads (0: the frameworks' default)")
+    parser.add_argument("--torch_path", default=None,
+                        help="a folder with PyTorch, for the torch worker only")
     parser.add_argument("--json", default=None, help="append the results to this file")
+    parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if args.worker:
+        return worker(args.worker, args.threads)
     import matmul
 
-    matmul.set_threads(args.threads)
-    matmul_gflops = matmul.measure_gflops(1024) if args.matmul else None
-    spes = [int(s) for s in args.spe.split(",")]
-    xlas = [{"off": False, "on": True}[x] for x in args.xla.split(",")]
-    rows = []
-    for pair in args.pairs.split(","):
-        if pair not in PAIRS:
-            parser.error(f"unknown pair {pair!r}; choose from {', '.join(PAIRS)}")
-        batch_size = args.batch_size or PAIRS[pair][2]
-        steps = args.steps or PAIRS[pair][6]
-        for precision in args.precisions.split(","):
-            for xla in xlas:
-                group = bench_group(pair, precision, xla, spes, steps, args.repeats,
-                                    batch_size, eager=args.eager,
-                                    eager_steps=args.eager_steps,
-                                    tutorial=not args.no_tutorial)
-                print_table(group, matmul_gflops)
-                sys.stdout.flush()
-                rows += group
+    peak, peak_n = matmul_peak()
     info = matmul.machine()
-    print(f"\n{info['cpu']} ({info['cores']} cores; {', '.join(info['flags'])}), "
-          f"{args.threads} threads" + (f", float32 matmul {matmul_gflops:.1f} GFLOP/s"
-                                       if matmul_gflops else ""))
-    print_table(rows, matmul_gflops)
+    print(f"{info['cpu']} ({info['cores']} cores; {', '.join(info['flags'])}), "
+          f"{args.threads} threads; float32 matmul peak "
+          + (f"{peak} GFLOP/s (n = {peak_n}, benchmarks/matmul.json)" if peak else "unknown"))
+    results = []
+    if args.presets:
+        results += run_presets(args, peak)
+    else:
+        for group in args.groups.split(","):
+            names = [n for n in GROUPS[group] if not args.loops or n in args.loops.split(",")]
+            if "torch" in names and not torch_importable(args.torch_path):
+                print("torch: skipped, PyTorch cannot be imported (--torch_path)")
+                names.remove("torch")
+            rows = time_loops(names, args.steps or STEPS[group], args.repeats, args.threads,
+                              args.torch_path)
+            print_group(f"{group}: {args.repeats} alternating repeats of "
+                        f"{args.steps or STEPS[group]} steps", rows, names[0], peak)
+            results += [dict(row, group=group) for row in rows.values()]
     if args.json:
-        matmul._append_json(args.json, {
-            "benchmark": "train_step", "machine": info, "threads": args.threads,
-            "matmul_gflops": matmul_gflops and round(matmul_gflops, 1), "results": rows})
-    return rows
+        matmul._append_json(args.json, {"benchmark": "train_step", "machine": info,
+                                        "threads": args.threads, "matmul_peak": peak,
+                                        "results": results})
+    return results
+
+
+def run_presets(args, peak):
+    """Times each preset in its own worker: a first call measures, then `--repeats`."""
+    from gan_tf import configs
+
+    names = configs.names() if args.presets == "all" else args.presets.split(",")
+    rows = {}
+    for name in names:
+        process = start_worker(f"preset:{name}", args.threads)
+        try:
+            row = json.loads(ask(process, 0))  # warm-up: one execution
+            spe = row["steps_per_execution"]
+            first = float(ask(process, spe))
+            steps = max(1, round(args.seconds / first)) * spe
+            row["seconds"] = [float(ask(process, steps)) for _ in range(args.repeats)]
+        finally:
+            process.stdin.close()
+            process.wait()
+        median = statistics.median(row["seconds"])
+        row.update(loop=name, steps=steps, images_per_s=round(steps * row["batch"] / median, 1),
+                   seconds=[round(t, 3) for t in row["seconds"]])
+        row["gflops"] = round(row["images_per_s"] * row["flops_per_image"] / 1e9, 1)
+        rows[name] = row
+        print(f"| {name} | {row['notes']} | {row['batch']} | {spe} | "
+              f"{row['images_per_s']:,.1f} | {row['flops_per_image'] / 1e9:.4f} | "
+              f"{row['gflops']:.1f} | " + (f"{100 * row['gflops'] / peak:.0f}% |"
+                                           if peak else "- |"), flush=True)
+    return list(rows.values())
+
+
+def torch_importable(torch_path):
+    code = "import importlib.util, sys; sys.exit(importlib.util.find_spec('torch') is None)"
+    env = dict(os.environ)
+    if torch_path:
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (env.get("PYTHONPATH"), torch_path) if p)
+    return subprocess.run([sys.executable, "-c", code], env=env).returncode == 0
 
 
 if __name__ == "__main__":

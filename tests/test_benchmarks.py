@@ -28,31 +28,27 @@ def test_matmul_measures_and_appends_json(tmp_path, capsys):
         assert json.load(f)[0]["benchmark"] == "matmul"
 
 
-def test_flops_per_image_from_layer_shapes():
-    generator, discriminator = train_step.build_models("mlp")
-    # G 100-256-512-1024-784 and D 784-512-256-1: 2 FLOPs per multiply-add.
-    assert train_step.model_flops(generator) == 2 * (
-        100 * 256 + 256 * 512 + 512 * 1024 + 1024 * 784)
-    assert train_step.model_flops(discriminator) == 2 * (784 * 512 + 512 * 256 + 256)
-    generator, discriminator = train_step.build_models("dcgan28")
-    # D's first conv: 5x5x1 -> 64 channels at 14x14 outputs.
-    first = 2 * 5 * 5 * 1 * 64 * 14 * 14
-    assert train_step.model_flops(discriminator) > first
-
-
-def test_train_step_benchmark_runs_every_loop(tmp_path, capsys):
+def test_train_step_benchmark_runs_its_loops_in_workers(tmp_path, capsys):
     path = str(tmp_path / "bench.json")
-    rows = train_step.main(["--pairs=mlp", "--precisions=float32", "--xla=off",
-                            "--spe=2", "--steps=2", "--repeats=1", "--batch_size=8",
-                            "--eager", "--eager_steps=1", "--threads=0",
-                            f"--json={path}"])
-    loops = {row["loop"] for row in rows}
-    assert loops == {"plain", "tutorial", "gan spe=2", "plain eager",
-                     "gan eager"}
+    rows = train_step.main(["--groups=mlp", "--loops=t002_plain,t002_preset", "--steps=2",
+                            "--repeats=1", "--threads=0", f"--json={path}"])
+    assert [row["loop"] for row in rows] == ["t002_plain", "t002_preset"]
     assert all(row["images_per_s"] > 0 for row in rows)
-    assert "| mlp | float32 | off | gan spe=2 |" in capsys.readouterr().out
+    # tutorial 002's pair: 3 F_G + 8 F_D, F_G = 2 (100*256 + 256*512 + 512*1024 + 1024*784)
+    f_g = 2 * (100 * 256 + 256 * 512 + 512 * 1024 + 1024 * 784)
+    f_d = 2 * (784 * 512 + 512 * 256 + 256)
+    assert rows[1]["flops_per_image"] == 3 * f_g + 8 * f_d
+    assert rows[1]["steps_per_execution"] == 2  # "auto": a divisor of the 2 steps
+    assert "| t002_preset | float32 | 2 |" in capsys.readouterr().out
     with open(path) as f:
-        assert json.load(f)[0]["results"][0]["pair"] == "mlp"
+        assert json.load(f)[0]["results"][0]["group"] == "mlp"
+
+
+def test_train_step_benchmark_times_a_preset(capsys):
+    rows = train_step.main(["--presets=tutorial_004", "--seconds=0.01", "--repeats=1",
+                            "--threads=0"])
+    assert rows[0]["loop"] == "tutorial_004" and rows[0]["images_per_s"] > 0
+    assert "| tutorial_004 | float32 | 64 |" in capsys.readouterr().out
 
 
 def test_torch_benchmark_prints_a_skip_line_without_torch(monkeypatch, capsys):
