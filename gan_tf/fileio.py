@@ -168,7 +168,34 @@ def _as_oserror(error, path):
         code = errno.ENOSPC
     elif "ermission denied" in text or isinstance(error, tf.errors.PermissionDeniedError):
         code = errno.EACCES
-    return OSError(code, text.splitlines()[0] if text else os.strerror(code), str(path))
+    return OSError(code, text.splitlines()[0] if text else os.strerror(code),
+                   None if path is None else str(path))
+
+
+# What TensorFlow's I/O errors say when a disk, not the program, is at fault.
+_IO_FAILURES = ("No space left", "ENOSPC", "ermission denied", "Read-only file system",
+                "Input/output error", "Disk quota exceeded")
+
+
+def io_error(error):
+    """`error` as an OSError when it is a failure of the filesystem (a full disk, a
+    read-only folder...), else None (a bug or a bad input, to be raised as it is)."""
+    if isinstance(error, OSError):
+        return error
+    if isinstance(error, tf.errors.OpError):
+        text = str(getattr(error, "message", error))
+        if any(marker in text for marker in _IO_FAILURES):
+            return _as_oserror(error, _path_in(text))
+    return None
+
+
+def _path_in(text):
+    """The first absolute path or URL in a TensorFlow error message, or None."""
+    for word in text.replace(";", " ").replace(",", " ").split():
+        word = word.strip("'\"()[]")
+        if word.startswith("/") or "://" in word:
+            return word
+    return None
 
 
 def remove_temporary(directory):
