@@ -166,6 +166,13 @@ def tracker_states(model):
             for metric in model.metrics}
 
 
+def epoch_means(model):
+    """{metric name: mean} of the epoch so far, as Keras logs it at the epoch's end
+    (float32 total / count)."""
+    return {name: float(np.float32(total) / np.float32(count)) if count else float("nan")
+            for name, (total, count) in tracker_states(model).items()}
+
+
 def set_tracker_states(model, states):
     by_name = {metric.name: metric for metric in model.metrics}
     for name, values in (states or {}).items():
@@ -246,8 +253,8 @@ class CheckpointManager:
                 else "no checkpoint was saved yet")
         what = "checkpoint " if str(path).startswith(self.directory) else ""
         return (f"cannot write {what}{path}: {fileio.reason(error)}; {kept}. Free disk "
-                "space or make the workdir writable, then run the same command again "
-                "to resume")
+                "space or make the workdir writable (or choose another --workdir), then "
+                "run the same command again to resume")
 
     def _discard(self, name):
         for suffix in (WEIGHTS_SUFFIX, STATE_SUFFIX):
@@ -264,16 +271,31 @@ class CheckpointManager:
                 self._discard(stale)
 
     def clean(self):
-        """Deletes what interrupted saves left: temporary files and weights without
-        their state file. Returns the names removed."""
+        """Deletes what interrupted saves and prunes left: temporary files, and one
+        file of a pair without the other (never in a gan_tf 0.1 folder, whose
+        checkpoints have no state files). Returns the names removed."""
         removed = fileio.remove_temporary(self.directory)
+        if self._legacy_index():
+            return removed
         files = set(fileio.listdir(self.directory))
-        for name in files:
-            if name.endswith(WEIGHTS_SUFFIX) and _NAME.fullmatch(name[:-len(WEIGHTS_SUFFIX)]):
-                if name[:-len(WEIGHTS_SUFFIX)] + STATE_SUFFIX not in files:
+        pairs = ((WEIGHTS_SUFFIX, STATE_SUFFIX), (STATE_SUFFIX, WEIGHTS_SUFFIX))
+        for name in sorted(files):
+            for suffix, other in pairs:
+                stem = name[:-len(suffix)]
+                if name.endswith(suffix) and _NAME.fullmatch(stem) and \
+                        stem + other not in files:
                     fileio.remove(fileio.join(self.directory, name))
                     removed.append(name)
         return removed
+
+    def _legacy_index(self):
+        """True when checkpoint.json is gan_tf 0.1's (no run state in it)."""
+        index = fileio.join(self.directory, INDEX_FILE)
+        try:
+            entry = json.loads(fileio.read_text(index)) if fileio.exists(index) else None
+        except ValueError:  # a damaged index is rewritten by the next save
+            return False
+        return isinstance(entry, dict) and "steps_per_epoch" not in entry
 
     def abandon_after(self, name):
         """Moves the checkpoints newer than `name` into `abandoned/` (resuming from an
@@ -454,6 +476,10 @@ class Checkpoint(keras.callbacks.Callback):
         state.epoch = state.step // state.steps_per_epoch if state.steps_per_epoch else \
             state.epoch
         state.trackers = tracker_states(self.model) if state.partial else None
+        if not state.partial and state.epoch > max(state.history.get("epoch") or [0]):
+            # Stopped between an epoch's last step and its end: the row from its means.
+            state.record_epoch(state.epoch, {**epoch_means(self.model),
+                                             "rollbacks": float(state.rollbacks)})
         if self.should_save():
             self._save()
         return self.last_path

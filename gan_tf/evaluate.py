@@ -107,9 +107,9 @@ def load_exported_generator(path):
         model = tf.saved_model.load(path)
     except Exception as error:  # noqa: BLE001 - protobuf, checkpoint and OS errors
         first = str(error).strip().splitlines()[0] if str(error).strip() else ""
-        raise UsageError(f"cannot load the exported generator {path} ({type(error).__name__}"
-                         f": {first[:200]}): its saved_model.pb or variables/ are damaged; "
-                         "export it again (run the training command once more, or "
+        raise UsageError(f"cannot load the exported generator: {_damaged_part(path)} is "
+                         f"damaged ({type(error).__name__}: {first[:160]}); export it "
+                         "again (run the training command once more, or "
                          "GAN.export_generator)") from error
 
     def serve(*args):  # holds `model`: its variables die with the last reference
@@ -119,6 +119,21 @@ def load_exported_generator(path):
         metadata["sample"] = lambda num, seed: model.sample(
             tf.constant(num, tf.int32), tf.constant(seed, tf.int32)).numpy()
     return serve, metadata
+
+
+def _damaged_part(path):
+    """The file of an export that does not load: saved_model.pb when it does not
+    parse, else its variables/ (the checkpoint of the weights)."""
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    from gan_tf import fileio
+
+    graph = fileio.join(path, "saved_model.pb")
+    try:
+        saved_model_pb2.SavedModel().ParseFromString(fileio.read_bytes(graph))
+    except Exception:  # noqa: BLE001 - protobuf's DecodeError, a missing file
+        return graph
+    return fileio.join(path, "variables") + "/"
 
 
 def _read_metadata(path):

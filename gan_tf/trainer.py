@@ -255,15 +255,10 @@ def _write_start(run, resume_from=None):
         if abandoned:
             logging.info("resuming from %s: moved the newer %s to %s/abandoned",
                          resume_from, ", ".join(abandoned), run.manager.directory)
-    try:
-        if workdir.is_empty or workdir.holds_only_gan_tf_names:
-            workdir.mark()
-        workdir.write_config(run.config)
-        checkpoint_lib.write_history(workdir / workdir_lib.HISTORY, run.state.history)
-    except OSError as error:
-        raise UsageError(f"cannot write {error.filename or workdir.path}: "
-                         f"{fileio.reason(error)} (a read-only or full disk?); free space "
-                         "or choose a writable --workdir") from error
+    if workdir.is_empty or workdir.holds_only_gan_tf_names:
+        workdir.mark()
+    workdir.write_config(run.config)
+    checkpoint_lib.write_history(workdir / workdir_lib.HISTORY, run.state.history)
 
 
 def _check_same_run(previous, config, path):
@@ -318,8 +313,8 @@ def _check_data(run, on_data_change):
         raise UsageError(str(error)) from error
     before = run.state.data
     if before is not None and before != found:
-        what = ", ".join(f"{k}: {before.get(k)} -> {found.get(k)}" for k in found
-                         if before.get(k) != found.get(k))
+        what = "; ".join(_changes(before.get(k), found[k]) for k in found
+                         if before.get(k) != found[k])
         if on_data_change == "refuse":
             raise UsageError(f"the data of {run.workdir.path} changed since its run started "
                              f"({what}); pass --on_data_change=continue to resume on the "
@@ -327,6 +322,18 @@ def _check_data(run, on_data_change):
         logging.warning("the data changed since the run started (%s); continuing", what)
         run.data_changed = True
     run.state.data = found
+
+
+def _changes(before, now):
+    """What differs between two fingerprints of one dataset, briefly."""
+    if not isinstance(before, dict) or not isinstance(now, dict):
+        return f"{before} -> {now}"
+    changed = [f"{key} {before.get(key)} -> {now.get(key)}" for key in now
+               if key not in ("name", "split") and before.get(key) != now.get(key)
+               and not isinstance(now.get(key), dict)]
+    changed += [f"{key} differ" for key in now if isinstance(now.get(key), dict)
+                and before.get(key) != now.get(key)]
+    return f"{now.get('name')}: {', '.join(changed) or 'another dataset'}"
 
 
 def _finished(run):
@@ -487,9 +494,7 @@ def _record_diverged_epoch(run, what):
         return
     history = checkpoint_lib.RunState(history={k: list(v) for k, v in
                                                run.state.history.items()})
-    means = {name: (total / count if count else float("nan"))
-             for name, (total, count) in checkpoint_lib.tracker_states(run.model).items()}
-    history.record_epoch(what["epoch"], means)
+    history.record_epoch(what["epoch"], checkpoint_lib.epoch_means(run.model))
     checkpoint_lib.write_history(run.workdir / workdir_lib.HISTORY, history.history)
 
 
