@@ -12,6 +12,7 @@ One data-driven test per group of docs/reliability.md, each case a row of a tabl
     disk          a full disk (injected ENOSPC; a real tmpfs where mount works, slow)
     leftovers     nothing in $TMPDIR, no .tmp-* left after the next start (slow)
     divergence    losses that explode without becoming NaN
+    trust         crafted .keras files refused by safe_mode
 
 The subprocess tests run `python -m gan_tf.train` as a user would (`-m slow`); the fast
 ones call `gan_tf.train.main(argv)` in this process. Faults are real signals and
@@ -51,6 +52,15 @@ RESUME_HINT = "run the same command again to resume"
 
 
 # -- Helpers ---------------------------------------------------------------------------
+
+def _slow(*values):
+    """A case of a table (its first value names it) in the slow part of the suite."""
+    return pytest.param(*values, marks=pytest.mark.slow, id=values[0])
+
+
+def _ids(cases):
+    return [None if isinstance(case, type(_slow(""))) else case[0] for case in cases]
+
 
 def snapshot(path):
     """{relative path: (size, sha256, mtime_ns)} of every file and folder under
@@ -293,6 +303,7 @@ def test_a_finished_run_asked_for_fewer_epochs_changes_nothing(copy_of, capsys, 
         assert snapshot(workdir) == before  # config.json still says epochs: 2
 
 
+@pytest.mark.slow
 def test_a_conditional_preset_takes_the_classes_of_its_folder(folders, tmp_path, capsys):
     """--config=cgan on a 12-class folder trains a 12-class model (0.1 failed
     mid-training with "indices[4] = 11 is not in [0, 10)")."""
@@ -350,7 +361,18 @@ def test_restart_refused_deletes_nothing(case, kind, args, says, folders, copy_o
     assert snapshot(workdir) == before
 
 
-def test_restart_deletes_only_what_gan_tf_wrote(copy_of, capsys):
+def test_restart_deletes_only_what_gan_tf_wrote(copy_of):
+    workdir = copy_of()
+    _user_files(workdir, FOREIGN)
+    user = snapshot(workdir)
+    removed = workdir_lib.Workdir(workdir).restart()
+    assert "checkpoints/ckpt-0002.weights.h5" in removed and "config.json" in removed
+    assert {name: value for name, value in snapshot(workdir).items() if value} == \
+        {name: user[name] for name in FOREIGN} | {".gan_tf": user[".gan_tf"]}
+
+
+@pytest.mark.slow
+def test_restart_starts_over_keeping_the_users_files(copy_of, capsys):
     workdir = copy_of()
     _user_files(workdir, FOREIGN)
     user = {name: open(os.path.join(workdir, name)).read() for name in FOREIGN}
@@ -447,7 +469,8 @@ def test_two_runs_on_one_workdir(reference, tmp_path):
 
 # -- Changed data -------------------------------------------------------------------------
 
-@pytest.mark.parametrize("fixed_steps", [True, pytest.param(False, marks=pytest.mark.slow)],
+@pytest.mark.slow
+@pytest.mark.parametrize("fixed_steps", [True, False],
                          ids=["fixed steps per epoch", "steps per epoch from the data"])
 def test_data_that_changed_is_refused_or_continued(fixed_steps, tmp_path, capsys, caplog):
     data = image_folder(tmp_path / "images", 40)
@@ -510,21 +533,21 @@ TRAIN_READERS = [
     ("config.json a list", "config.json", _content(b"[1, 2]"), [], ["{path}", "--restart"]),
     ("config.json of wrong shape", "config.json", _content(b'{"train": 5}'), [],
      ["{path}", "--restart"]),
-    ("config.json damaged, --restart", "config.json", _content(b"{"), ["--restart"],
+    _slow("config.json damaged, --restart", "config.json", _content(b"{"), ["--restart"],
      "repaired"),
-    ("checkpoint index damaged", "checkpoints/checkpoint.json", _content(b"{"), [],
+    _slow("checkpoint index damaged", "checkpoints/checkpoint.json", _content(b"{"), [],
      "repaired"),
-    ("history.json damaged", "history.json", _content(b"[not json"), [], "repaired"),
-    ("an older checkpoint damaged", "checkpoints/ckpt-0001.weights.h5", _truncate, [],
+    _slow("history.json damaged", "history.json", _content(b"[not json"), [], "repaired"),
+    _slow("an older checkpoint damaged", "checkpoints/ckpt-0001.weights.h5", _truncate, [],
      "repaired"),
     ("export metadata damaged", "generator/gan_tf_export.json", _content(b"{"),
      ["--epochs=2"], "repaired"),
-    ("lock damaged", workdir_lib.LOCK, _content(b"\x00garbage"), [], "repaired"),
+    _slow("lock damaged", workdir_lib.LOCK, _content(b"\x00garbage"), [], "repaired"),
 ]
 
 
 @pytest.mark.parametrize("case, name, damage, args, outcome", TRAIN_READERS,
-                         ids=[c[0] for c in TRAIN_READERS])
+                         ids=_ids(TRAIN_READERS))
 def test_a_damaged_file_of_a_run(case, name, damage, args, outcome, copy_of, capsys):
     """Refused in one line naming the file and the way out, the workdir untouched; or,
     for files the run rewrites from its checkpoint, repaired."""
@@ -591,6 +614,16 @@ def test_evaluate_explains_a_damaged_input_before_any_work(case, name, damage, a
     assert status == 2
     one_line_error(err, *(n.format(workdir=workdir, path=path) for n in says))
     assert snapshot(workdir) == before  # no metrics.json, no report.md
+
+
+def test_evaluate_needs_no_lock(copy_of, tmp_path, capsys):
+    """Evaluation reads a workdir while a run holds it (and writes only its --output)."""
+    workdir = copy_of()
+    with workdir_lib.Workdir(workdir).lock():
+        status, err = _evaluate(capsys, f"--workdir={workdir}",
+                                f"--output={tmp_path / 'eval'}")
+    assert status == 0, err[-3000:]
+    assert os.path.exists(tmp_path / "eval" / "metrics.json")
 
 
 def _idx_header(length):
@@ -686,10 +719,6 @@ def test_a_damaged_data_file_is_named_before_any_write(case, make, says, tmp_pat
 
 # -- Full disks -----------------------------------------------------------------------------
 
-def _slow(*values):
-    return pytest.param(*values, marks=pytest.mark.slow, id=values[0])
-
-
 # (case, fault point (GAN_TF_FAULT, the action enospc), the file the line names or None)
 FULL_DISK = [
     pytest.param("first checkpoint's weights", "write@ckpt-0001.weights:enospc",
@@ -702,7 +731,7 @@ FULL_DISK = [
     _slow("the training GIF", "write@progress.gif:enospc", "progress.gif"),
     _slow("config.json at the start", "write@config.json:enospc", "config.json"),
     _slow("the marker at the start", "write@.gan_tf:enospc", ".gan_tf"),
-    pytest.param("the export", "export:enospc", None, id="the export"),
+    _slow("the export", "export:enospc", None),
 ]
 
 
@@ -791,7 +820,7 @@ EXPLOSIONS = [
 ]
 
 
-@pytest.mark.parametrize("case, args, status, says", EXPLOSIONS)
+@pytest.mark.parametrize("case, args, status, says", EXPLOSIONS, ids=_ids(EXPLOSIONS))
 def test_exploding_losses_are_reported_with_the_step(case, args, status, says, tmp_path,
                                                      capsys, caplog):
     """--g_lr=1e6 --d_lr=1e6: losses near 1e22 that are not NaN (0.1 trained on)."""
@@ -931,7 +960,7 @@ def test_kill_at_each_phase_of_a_step_and_a_save(reference, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("what, appeared", [
+@pytest.mark.parametrize("what, appeared", ids=["history.json", "the first checkpoint"], argvalues=[
     ("history.json", lambda w: os.path.exists(os.path.join(w, "history.json"))),
     ("the first checkpoint", lambda w: os.path.isdir(os.path.join(w, "checkpoints")) and
      any(n.startswith(("ckpt-", ".tmp-ckpt")) for n in os.listdir(os.path.join(
@@ -952,14 +981,20 @@ def test_kill_the_moment_a_file_appears(what, appeared, reference, tmp_path):
 
 # -- Nothing left behind (slow) ------------------------------------------------------------------
 
-@pytest.mark.slow
-@pytest.mark.parametrize("case, args, fault, status", [
+# (case, arguments, GAN_TF_FAULT, exit status)
+TMPDIR_RUNS = [
     ("a run on the bundled digits", [], None, 0),
     ("a run on an image folder", ["--dataset=folder:{flat}"], None, 0),
     ("an interrupted run", [], "step:sigterm:2", 143),
     ("a run refused during set-up", ["--dataset=folder:{cut}"], None, 2),
-])
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case, args, fault, status", TMPDIR_RUNS, ids=_ids(TMPDIR_RUNS))
 def test_nothing_is_left_in_tmpdir(case, args, fault, status, folders, tmp_path):
+    """$TMPDIR of its own: empty after a run however it ended (tfds' tmp*tfds
+    folders, the builders' folders, the weights' scratch files)."""
     tmpdir = tmp_path / "tmp"
     tmpdir.mkdir()
     found, err = Run(str(tmp_path / "run"), *(a.format(**folders) for a in args),
@@ -1011,3 +1046,57 @@ def test_a_test_session_leaves_no_data_dir(tmp_path):
     done = subprocess.run(command, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout[-3000:]
     assert [n for n in os.listdir(tmpdir) if not n.startswith("pytest-of-")] == []
+
+
+# -- Trust: .keras files load with safe_mode ---------------------------------------------
+
+def _crafted_keras_file(path, layer):
+    """A .keras archive of a Sequential model whose one layer's config is `layer`."""
+    import zipfile
+
+    config = {"module": "keras", "class_name": "Sequential", "registered_name": None,
+              "config": {"name": "crafted", "layers": [
+                  {"module": "keras.layers", "class_name": "InputLayer",
+                   "registered_name": None, "config": {"batch_shape": [None, 2],
+                                                       "dtype": "float32"}},
+                  layer]}}
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("config.json", json.dumps(config))
+        archive.writestr("metadata.json", json.dumps({"keras_version": "3.10.0"}))
+    return str(path)
+
+
+def _lambda_layer(marker):
+    """A Lambda layer whose Python code writes `marker` when it runs."""
+    import keras
+
+    layer = keras.layers.Lambda(lambda x: (open(marker, "w").close(), x)[1])
+    return keras.saving.serialize_keras_object(layer)
+
+
+# (case, the crafted layer's config given the marker file it would write, what the
+# refusal says). Only the Lambda runs with safe_mode=False; Keras refuses the others'
+# modules either way.
+CRAFTED = [
+    ("a Lambda layer's bytecode", _lambda_layer, "safe_mode"),
+    ("os.system as a layer", lambda marker: {
+        "module": "os", "class_name": "system", "registered_name": None,
+        "config": {"command": f"touch {marker}"}}, "could not be deserialized"),
+    ("subprocess.Popen as a layer", lambda marker: {
+        "module": "subprocess", "class_name": "Popen", "registered_name": None,
+        "config": {"args": ["touch", marker]}}, "could not be deserialized"),
+]
+
+
+@pytest.mark.parametrize("case, layer, says", CRAFTED, ids=[c[0] for c in CRAFTED])
+def test_a_crafted_keras_file_is_refused_in_safe_mode(case, layer, says, tmp_path):
+    """keras.models.load_model's default safe_mode refuses code in a .keras file; the
+    GAN wrappers load with it (tests/test_reliability.py), so nothing of theirs needs
+    it off."""
+    import keras
+
+    marker = str(tmp_path / "ran")
+    path = _crafted_keras_file(tmp_path / "crafted.keras", layer(marker))
+    with pytest.raises((ValueError, TypeError), match=says):
+        keras.models.load_model(path).predict(np.zeros((1, 2), "float32"), verbose=0)
+    assert not os.path.exists(marker)
