@@ -238,7 +238,8 @@ class CheckpointManager:
             except OSError as error:
                 if not existed:
                     self._discard(name)
-                raise WriteError(self.write_failure(self.path(name), error)) from error
+                raise WriteError(self.write_failure(error.filename or self.path(name),
+                                                    error)) from error
             self.prune(protect=name)
         return self.path(name)
 

@@ -113,6 +113,11 @@ def write_atomic(path, content):
     except tf.errors.OpError as error:
         _discard(tmp)
         raise _as_oserror(error, path) from error
+    except OSError as error:  # os.write's errors name no file: name the target
+        _discard(tmp)
+        if error.filename is None and error.errno is not None:
+            raise OSError(error.errno, error.strerror, str(path)) from error
+        raise
     except BaseException:
         _discard(tmp)
         raise
