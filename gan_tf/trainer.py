@@ -422,8 +422,9 @@ def _where(run, interrupted):
     except checkpoint_lib.CheckpointError:
         found = None
     if found is not None:
-        state, path = found
-        interrupted.step, interrupted.epoch, interrupted.path = state.step, state.epoch, path
+        state, path = found  # the epoch the step is in, as checkpoint names count
+        interrupted.step, interrupted.path = state.step, path
+        interrupted.epoch = state.epoch + (1 if state.partial else 0)
     return interrupted
 
 
