@@ -30,7 +30,8 @@ def private_tempdir():
     data_dir without a prepared copy (DatasetInfo.initialize_from_bucket) and never
     deletes it; builders made inside this block leave nothing behind, and the folder
     of a process killed inside it is deleted by the next one. `tempfile.tempdir` is
-    process-wide: keep the block to the making of a builder.
+    process-wide: keep the block to the making of a builder, or to a whole run of the
+    command line (which owns its process).
     """
     remove_orphans(_TMP_PREFIX)
     folder = tempfile.mkdtemp(prefix=f"{_TMP_PREFIX}{os.getpid()}_")
