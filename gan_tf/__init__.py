@@ -46,6 +46,11 @@ def _check_backend():
 
 _check_backend()
 
+from gan_tf import interrupt as _interrupt  # noqa: E402  (standard library only)
+
+# `python -m gan_tf.train`: a Ctrl-C or SIGTERM while TensorFlow imports exits cleanly.
+_interrupt.watch_startup()
+
 from gan_tf import callbacks
 from gan_tf import data
 from gan_tf import losses

@@ -45,7 +45,8 @@ def point(name, detail=""):
         os.kill(os.getpid(), signal.SIGKILL)
     elif action in ("sigint", "sigterm"):
         os.kill(os.getpid(), signal.SIGINT if action == "sigint" else signal.SIGTERM)
-    elif action == "enospc":
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(detail))
+    elif action == "enospc":  # as the OS raises it: the file's path, if it is one
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC),
+                      str(detail) if "/" in str(detail) else None)
     else:
         raise ValueError(f"{_ENV}: unknown action {action!r}")

@@ -331,7 +331,8 @@ class AdversarialModel(keras.Model):
     def _write_export(self, path, archive, metadata):
         """Writes `archive` (a keras.export.ExportArchive) and `metadata` (the JSON of
         EXPORT_METADATA) to `path`, through a temporary folder renamed into place: a
-        failed or interrupted export leaves the previous one (or nothing) there."""
+        failed or interrupted export leaves the previous one (or nothing) there. Files
+        of that folder that are not the export's (a user's) are kept."""
         path = str(path).rstrip("/")
         parent, name = path.rsplit("/", 1) if "/" in path else (".", path)
         with interrupt.critical():
@@ -343,7 +344,7 @@ class AdversarialModel(keras.Model):
                 fileio.write_atomic(fileio.join(tmp, EXPORT_METADATA),
                                     json.dumps(metadata, indent=2))
                 _faults.point("export", "written")
-                fileio.replace_folder(tmp, path)
+                fileio.replace_folder(tmp, path, keep_others=True)
             except BaseException:
                 fileio.rmtree(tmp)
                 raise

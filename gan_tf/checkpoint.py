@@ -42,8 +42,39 @@ ABANDONED = "abandoned"
 _NAME = re.compile(r"ckpt-(\d+)(?:-(\d+))?")
 
 
+def _count(value):
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+# RunState field -> (check, what it must be): a state file is data from disk.
+_STATE_TYPES = {
+    "epoch": (_count, "an integer >= 0"),
+    "step": (_count, "an integer >= 0"),
+    "steps_per_epoch": (_count, "an integer >= 0"),
+    "history": (lambda v: isinstance(v, dict) and all(isinstance(x, list)
+                                                      for x in v.values()),
+                "an object of lists"),
+    "trackers": (lambda v: v is None or isinstance(v, dict) and all(
+        isinstance(x, list) and all(_number(n) for n in x) for x in v.values()),
+                 "null or an object of number lists"),
+    "rollbacks": (_count, "an integer >= 0"),
+    "train_seconds": (lambda v: _number(v) and v >= 0, "a number >= 0"),
+    "budget_spent": (lambda v: isinstance(v, bool), "true or false"),
+    "data": (lambda v: v is None or isinstance(v, dict), "null or an object"),
+}
+
+
 class CheckpointError(RuntimeError):
     """A checkpoint cannot be read or written; the message names the file and the fix."""
+
+
+class WriteError(CheckpointError):
+    """A file of the run cannot be written (a full disk, a read-only folder); the
+    message names the file and says that the latest checkpoint is intact."""
 
 
 @dataclasses.dataclass
@@ -84,7 +115,17 @@ class RunState:
 
     @classmethod
     def from_dict(cls, values):
-        known = {f.name for f in dataclasses.fields(cls)}
+        """The state in a state file's JSON object (unknown keys are ignored).
+
+        Raises:
+            ValueError: not an object, or a field of the wrong type (a damaged file).
+        """
+        if not isinstance(values, dict):
+            raise ValueError(f"a JSON object was expected, not {type(values).__name__}")
+        known = {f.name: _STATE_TYPES[f.name] for f in dataclasses.fields(cls)}
+        for key, value in values.items():
+            if key in known and not known[key][0](value):
+                raise ValueError(f"{key} must be {known[key][1]}, got {value!r:.60}")
         return cls(**{k: v for k, v in values.items() if k in known})
 
     def record_epoch(self, epoch, logs):
@@ -123,6 +164,13 @@ def tracker_states(model):
     """{metric name: [total, count]}: the running means of the epoch in progress."""
     return {metric.name: [float(np.asarray(v.numpy())) for v in metric.variables]
             for metric in model.metrics}
+
+
+def epoch_means(model):
+    """{metric name: mean} of the epoch so far, as Keras logs it at the epoch's end
+    (float32 total / count)."""
+    return {name: float(np.float32(total) / np.float32(count)) if count else float("nan")
+            for name, (total, count) in tracker_states(model).items()}
 
 
 def set_tracker_states(model, states):
@@ -175,6 +223,7 @@ class CheckpointManager:
                             state.step, self.directory)
             return None
         state_json = json.dumps(state.to_dict(), indent=1)
+        existed = fileio.exists(self.path(name, STATE_SUFFIX))  # a step saved again
         with interrupt.critical():
             try:
                 model.build_optimizers()  # a checkpoint always holds the optimizers' slots
@@ -187,21 +236,26 @@ class CheckpointManager:
                 fileio.write_atomic(fileio.join(self.directory, INDEX_FILE), index)
                 _faults.point("checkpoint", "index")
             except OSError as error:
-                self._discard(name)
-                raise CheckpointError(self._write_failure(name, error)) from error
+                if not existed:
+                    self._discard(name)
+                raise WriteError(self.write_failure(error.filename or self.path(name),
+                                                    error)) from error
             self.prune(protect=name)
         return self.path(name)
 
-    def _write_failure(self, name, error):
+    def write_failure(self, path, error):
+        """The one-line message for a file of the run that could not be written (a
+        full disk...): the file, why, the checkpoint a resumed run starts from."""
         try:
             found = self.latest()
         except CheckpointError:
             found = None
-        kept = (f"the previous checkpoint {found[1]} is intact" if found
-                else "no earlier checkpoint exists")
-        return (f"cannot write checkpoint {self.path(name)}: {fileio.reason(error)}; "
-                f"{kept}. Free disk space or make the workdir writable, then run the "
-                "same command again to resume")
+        kept = (f"the latest checkpoint {found[1]} is intact" if found
+                else "no checkpoint was saved yet")
+        what = "checkpoint " if str(path).startswith(self.directory) else ""
+        return (f"cannot write {what}{path}: {fileio.reason(error)}; {kept}. Free disk "
+                "space or make the workdir writable (or choose another --workdir), then "
+                "run the same command again to resume")
 
     def _discard(self, name):
         for suffix in (WEIGHTS_SUFFIX, STATE_SUFFIX):
@@ -218,16 +272,31 @@ class CheckpointManager:
                 self._discard(stale)
 
     def clean(self):
-        """Deletes what interrupted saves left: temporary files and weights without
-        their state file. Returns the names removed."""
+        """Deletes what interrupted saves and prunes left: temporary files, and one
+        file of a pair without the other (never in a gan_tf 0.1 folder, whose
+        checkpoints have no state files). Returns the names removed."""
         removed = fileio.remove_temporary(self.directory)
+        if self._legacy_index():
+            return removed
         files = set(fileio.listdir(self.directory))
-        for name in files:
-            if name.endswith(WEIGHTS_SUFFIX) and _NAME.fullmatch(name[:-len(WEIGHTS_SUFFIX)]):
-                if name[:-len(WEIGHTS_SUFFIX)] + STATE_SUFFIX not in files:
+        pairs = ((WEIGHTS_SUFFIX, STATE_SUFFIX), (STATE_SUFFIX, WEIGHTS_SUFFIX))
+        for name in sorted(files):
+            for suffix, other in pairs:
+                stem = name[:-len(suffix)]
+                if name.endswith(suffix) and _NAME.fullmatch(stem) and \
+                        stem + other not in files:
                     fileio.remove(fileio.join(self.directory, name))
                     removed.append(name)
         return removed
+
+    def _legacy_index(self):
+        """True when checkpoint.json is gan_tf 0.1's (no run state in it)."""
+        index = fileio.join(self.directory, INDEX_FILE)
+        try:
+            entry = json.loads(fileio.read_text(index)) if fileio.exists(index) else None
+        except ValueError:  # a damaged index is rewritten by the next save
+            return False
+        return isinstance(entry, dict) and "steps_per_epoch" not in entry
 
     def abandon_after(self, name):
         """Moves the checkpoints newer than `name` into `abandoned/` (resuming from an
@@ -265,11 +334,8 @@ class CheckpointManager:
         path = self.path(name, STATE_SUFFIX)
         try:
             state = RunState.from_dict(json.loads(fileio.read_text(path)))
-        except (ValueError, TypeError) as error:
-            raise CheckpointError(
-                f"checkpoint state {path} is unreadable ({error}); resume from an older "
-                f"checkpoint with --resume_from=NAME (see {self.directory}) or pass "
-                "--restart") from error
+        except (ValueError, TypeError) as error:  # JSON, UTF-8 or a field's type
+            raise CheckpointError(self._damaged(path, error)) from error
         return state, self.path(name)
 
     def _legacy(self):
@@ -309,16 +375,18 @@ class CheckpointManager:
         try:
             _keras_compat.load_weights_from_bytes(model, fileio.read_bytes(path))
         except Exception as error:  # h5py and Keras raise many types for a bad file
-            raise CheckpointError(self._restore_failure(path, error)) from error
+            raise CheckpointError(self._damaged(path, error)) from error
         if not state.step:  # a gan_tf 0.1 index may not record it
             state.step = model.train_steps
         logging.info("restored %s (epoch %d, step %d)", path, state.epoch, state.step)
         return state
 
-    def _restore_failure(self, path, error):
-        names = self.names()
-        current = _strip(path.rsplit("/", 1)[-1])
-        older = [n for n in names if n != current]
+    def _damaged(self, path, error):
+        """The message for a checkpoint file that does not load: the file, why, and
+        the ways out (an older checkpoint by name, --restart)."""
+        current = _strip(path)
+        older = [n for n in self.names() if not _NAME.fullmatch(current)
+                 or _order(n) < _order(current)]
         hint = (f" An older checkpoint is there: pass --resume_from={older[-1]} to resume "
                 "from it." if older else "")
         first = str(error).strip().splitlines()[0] if str(error).strip() else ""
@@ -409,6 +477,10 @@ class Checkpoint(keras.callbacks.Callback):
         state.epoch = state.step // state.steps_per_epoch if state.steps_per_epoch else \
             state.epoch
         state.trackers = tracker_states(self.model) if state.partial else None
+        if not state.partial and state.epoch > max(state.history.get("epoch") or [0]):
+            # Stopped between an epoch's last step and its end: the row from its means.
+            state.record_epoch(state.epoch, {**epoch_means(self.model),
+                                             "rollbacks": float(state.rollbacks)})
         if self.should_save():
             self._save()
         return self.last_path

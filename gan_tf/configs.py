@@ -280,6 +280,9 @@ class Config:
         for key, value in d.items():
             if key != "preset" and key not in SECTIONS:
                 raise ValueError(f"unknown config section {key!r}")
+            if key != "preset" and not isinstance(value, dict):
+                raise ValueError(f"config section {key!r} must be a JSON object, got "
+                                 f"{value!r}")
             if isinstance(value, dict):
                 known = {f.name for f in dataclasses.fields(SECTIONS[key])}
                 unknown = set(value) - known

@@ -107,9 +107,9 @@ def load_exported_generator(path):
         model = tf.saved_model.load(path)
     except Exception as error:  # noqa: BLE001 - protobuf, checkpoint and OS errors
         first = str(error).strip().splitlines()[0] if str(error).strip() else ""
-        raise UsageError(f"cannot load the exported generator {path} ({type(error).__name__}"
-                         f": {first[:200]}): its saved_model.pb or variables/ are damaged; "
-                         "export it again (run the training command once more, or "
+        raise UsageError(f"cannot load the exported generator: {_damaged_part(path)} is "
+                         f"damaged ({type(error).__name__}: {first[:160]}); export it "
+                         "again (run the training command once more, or "
                          "GAN.export_generator)") from error
 
     def serve(*args):  # holds `model`: its variables die with the last reference
@@ -121,14 +121,32 @@ def load_exported_generator(path):
     return serve, metadata
 
 
+def _damaged_part(path):
+    """The file of an export that does not load: saved_model.pb when it does not
+    parse, else its variables/ (the checkpoint of the weights)."""
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    from gan_tf import fileio
+
+    graph = fileio.join(path, "saved_model.pb")
+    try:
+        saved_model_pb2.SavedModel().ParseFromString(fileio.read_bytes(graph))
+    except Exception:  # noqa: BLE001 - protobuf's DecodeError, a missing file
+        return graph
+    return fileio.join(path, "variables") + "/"
+
+
 def _read_metadata(path):
     from gan_tf import fileio
 
     try:
         metadata = json.loads(fileio.read_text(path))
-        if not isinstance(metadata, dict) or "latent_dim" not in metadata and \
-                metadata.get("model") != "cyclegan":
-            raise ValueError("no latent_dim")
+        if not isinstance(metadata, dict):
+            raise ValueError("not a JSON object")
+        latent_dim = metadata.get("latent_dim")
+        if metadata.get("model") != "cyclegan" and not (
+                isinstance(latent_dim, int) and latent_dim > 0):
+            raise ValueError(f"latent_dim must be a positive integer, got {latent_dim!r}")
         return metadata
     except ValueError as error:
         raise UsageError(f"{path} is damaged ({error}); export the generator again "
@@ -210,15 +228,29 @@ def resolve_inputs(flag_values):
         if flag_values.untrained not in configs.names():
             raise UsageError(f"unknown preset {flag_values.untrained!r}; choose one of "
                              f"{', '.join(configs.names())}")
-    if os.path.exists(output) and not os.path.isdir(output):
-        raise UsageError(f"--output={output} is a file; give a folder (it is created if "
-                         "missing)")
+    _check_output(output)
     dataset = dataset or "mnist_sample"
     if dataset not in data.names() and not dataset.startswith("folder:"):
         raise UsageError(f"unknown dataset {dataset!r}; choose one of "
                          f"{', '.join(data.names())} or folder:PATH")
     source = next(f"--{s}={flag_values[s].value}" for s in sources)
     return source, dataset, output
+
+
+def _check_output(output):
+    """Refuses an output folder that cannot be made or written, before any work."""
+    if os.path.exists(output) and not os.path.isdir(output):
+        raise UsageError(f"--output={output} is a file; give a folder (it is created if "
+                         "missing)")
+    existing = os.path.abspath(output)
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise UsageError(f"--output={output} cannot be created: {existing} is a file; "
+                         "give a folder")
+    if not os.access(existing, os.W_OK):
+        raise UsageError(f"--output={output}: {existing} is not writable; give another "
+                         "folder")
 
 
 def _dataset_of(config_path):
@@ -236,6 +268,10 @@ def evaluate(flag_values):
 
     source, dataset, output = resolve_inputs(flag_values)
     num, seed = flag_values.num_samples, flag_values.seed
+    exported = None
+    if flag_values.workdir or flag_values.generator:  # a damaged one fails before work
+        exported = load_exported_generator(
+            flag_values.generator or os.path.join(flag_values.workdir, "generator"))
     try:
         extractor = features.get_extractor(flag_values.extractor, dataset,
                                            inception_weights=flag_values.inception_weights)
@@ -260,8 +296,7 @@ def evaluate(flag_values):
             serve, metadata = untrained_generator(flag_values.untrained,
                                                   real_images.shape[1:], seed)
         else:
-            path = flag_values.generator or os.path.join(flag_values.workdir, "generator")
-            serve, metadata = load_exported_generator(path)
+            serve, metadata = exported
         if "sample" in metadata:  # the export draws its own latents (codes, labels)
             fake_images = evaluation.sampled_images(metadata["sample"], num, seed)
         else:

@@ -13,6 +13,7 @@ writer left behind.
 
 import errno
 import os
+import shutil
 import uuid
 
 import tensorflow as tf
@@ -112,6 +113,11 @@ def write_atomic(path, content):
     except tf.errors.OpError as error:
         _discard(tmp)
         raise _as_oserror(error, path) from error
+    except OSError as error:  # os.write's errors name no file: name the target
+        _discard(tmp)
+        if error.filename is None and error.errno is not None:
+            raise OSError(error.errno, error.strerror, str(path)) from error
+        raise
     except BaseException:
         _discard(tmp)
         raise
@@ -168,7 +174,38 @@ def _as_oserror(error, path):
         code = errno.ENOSPC
     elif "ermission denied" in text or isinstance(error, tf.errors.PermissionDeniedError):
         code = errno.EACCES
-    return OSError(code, text.splitlines()[0] if text else os.strerror(code), str(path))
+    return OSError(code, text.splitlines()[0] if text else os.strerror(code),
+                   None if path is None else str(path))
+
+
+# What TensorFlow's I/O errors say when a disk, not the program, is at fault.
+_IO_FAILURES = {"No space left": errno.ENOSPC, "ermission denied": errno.EACCES,
+                "Read-only file system": errno.EROFS, "Input/output error": errno.EIO,
+                "Disk quota exceeded": errno.EDQUOT}
+
+
+def io_error(error):
+    """`error` as an OSError when it is a failure of the filesystem (a full disk, a
+    read-only folder...), else None (a bug or a bad input, to be raised as it is).
+    A TensorFlow op's error becomes the OSError the OS gave it: its errno, its
+    reason and the file, without the op's boilerplate."""
+    if isinstance(error, OSError):
+        return error
+    if isinstance(error, tf.errors.OpError):
+        text = str(getattr(error, "message", error))
+        for marker, code in _IO_FAILURES.items():
+            if marker in text:
+                return OSError(code, os.strerror(code), _path_in(text))
+    return None
+
+
+def _path_in(text):
+    """The first absolute path or URL in a TensorFlow error message, or None."""
+    for word in text.replace(";", " ").replace(",", " ").split():
+        word = word.strip("'\"()[]")
+        if word.startswith("/") or "://" in word:
+            return word
+    return None
 
 
 def remove_temporary(directory):
@@ -209,13 +246,34 @@ def _copy_tree(source, target):
             tf.io.gfile.copy(join(source, name), join(target, name), overwrite=True)
 
 
-def replace_folder(source, target):
+def _carry_over(target, source):
+    """Puts into `source` what `target` holds and `source` does not (hard links on
+    local disks, else copies): until `source` replaces `target`, the originals stay
+    where they are, so no instant exists at which they are only in a temporary folder."""
+    for name in listdir(target) if isdir(target) else []:
+        old, new = join(target, name), join(source, name)
+        if exists(new):
+            continue
+        if not is_local(old) and isdir(old):
+            _copy_tree(old, new)
+        elif not is_local(old):
+            tf.io.gfile.copy(old, new)
+        elif os.path.isdir(old):
+            shutil.copytree(old, new, copy_function=os.link, symlinks=True)
+        else:
+            os.link(old, new)
+
+
+def replace_folder(source, target, keep_others=False):
     """Moves the folder `source` to `target`, replacing what is there.
 
     On local disks the new folder appears with one rename (the old one is moved aside
     first and deleted after; on failure it is moved back). Filesystems that cannot
-    rename folders (object stores) get a copy.
+    rename folders (object stores) get a copy. With `keep_others`, the entries of
+    the old `target` that `source` does not have (a user's files) are kept.
     """
+    if keep_others:
+        _carry_over(target, source)
     directory, name = os.path.split(str(target).rstrip("/"))
     old = join(directory, f"{TMP_PREFIX}{name}-old")
     moved = False

@@ -13,7 +13,9 @@ workdir is for.
 """
 
 import contextlib
+import os
 import signal
+import sys
 import threading
 
 EXIT_CODES = {"SIGINT": 130, "SIGTERM": 143}
@@ -127,3 +129,31 @@ def critical():
         return
     with monitor.critical():
         yield
+
+
+_CLIS = ("gan_tf.train",)  # the command lines whose start watch_startup guards
+
+
+def watch_startup():
+    """Under `python -m gan_tf.train`, from the first line of `import gan_tf` until
+    the CLI's own monitor takes over (and again after it ended): a SIGINT or SIGTERM
+    ends the process at once with one line and exit 130/143, instead of Python's
+    KeyboardInterrupt traceback in the middle of importing TensorFlow. Nothing of the
+    run is written then, so there is nothing to save. Elsewhere (a library import,
+    a notebook, pytest) it does nothing.
+    """
+    argv = getattr(sys, "orig_argv", [])
+    module = argv[argv.index("-m") + 1] if "-m" in argv[:-1] else None
+    if module not in _CLIS or sys.argv[:1] != ["-m"]:
+        return
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _exit_at_once)
+
+
+def _exit_at_once(signum, frame):
+    name = signal.Signals(signum).name
+    os.write(2, f"\ninterrupted ({name}) outside training: nothing was being written; "
+                "run the same command again to resume\n".encode())
+    os._exit(EXIT_CODES[name])

@@ -12,7 +12,9 @@ workdir consistent.
     TensorBoard       logs/train
 
 An epoch that a signal or a divergence cuts short never reaches them at its end: the
-trainer saves such a step itself (interrupt) or rolls back (divergence).
+trainer saves such a step itself (interrupt) or rolls back (divergence). Their hooks run
+as critical sections (gan_tf.interrupt): a second Ctrl-C never cuts an epoch's grid,
+history row and checkpoint apart.
 """
 
 import time
@@ -125,16 +127,18 @@ class _CompleteEpochs(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         if self.counts():
-            for callback in self.inner:
-                callback.on_epoch_end(epoch, logs)
+            with interrupt.critical():  # an epoch's grid, row and checkpoint: one unit
+                for callback in self.inner:
+                    callback.on_epoch_end(epoch, logs)
 
     def __getattribute__(self, name):
         if name.startswith("on_") and name != "on_epoch_end":
             inner = object.__getattribute__(self, "inner")
 
             def forward(*args, **kwargs):
-                for callback in inner:
-                    getattr(callback, name)(*args, **kwargs)
+                with interrupt.critical():  # a second signal waits for the writes
+                    for callback in inner:
+                        getattr(callback, name)(*args, **kwargs)
             return forward
         return object.__getattribute__(self, name)
 

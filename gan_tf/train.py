@@ -181,12 +181,17 @@ def main(argv=None):
 
 def _train(config, workdir, flag_values):
     from gan_tf import checkpoint, data, trainer
+    from gan_tf.data import prepared
 
     try:
-        trainer.train_and_evaluate(
-            config, workdir, restart=flag_values.restart, verbose=flag_values.verbose,
-            resume_from=flag_values.resume_from,
-            on_data_change=flag_values.on_data_change)
+        # TensorFlow's autograph and tfds write temporary files that only an orderly
+        # exit deletes: a folder of this run's holds them, deleted after it, or by
+        # the next run when this one is killed.
+        with prepared.private_tempdir():
+            trainer.train_and_evaluate(
+                config, workdir, restart=flag_values.restart,
+                verbose=flag_values.verbose, resume_from=flag_values.resume_from,
+                on_data_change=flag_values.on_data_change)
     except (trainer.UsageError, checkpoint.CheckpointError,
             data.DatasetUnavailableError) as error:
         return _cli.fail(error)

@@ -67,6 +67,7 @@ class Run:
     manager: Any = None
     shared_checkpoints: Any = None
     state: Any = None
+    data_changed: bool = False
 
     @property
     def total_steps(self):
@@ -114,6 +115,9 @@ def train_and_evaluate(config, workdir, restart=False, verbose=1, extra_callback
     if on_data_change not in ON_DATA_CHANGE:
         raise UsageError(f"on_data_change must be one of {', '.join(ON_DATA_CHANGE)}, "
                          f"got {on_data_change!r}")
+    if restart and resume_from:
+        raise UsageError(f"--restart deletes the checkpoints that --resume_from="
+                         f"{resume_from} names; pass one of them")
     with _monitor() as monitor:
         run = setup(config, workdir)
         try:
@@ -123,6 +127,14 @@ def train_and_evaluate(config, workdir, restart=False, verbose=1, extra_callback
                     export(run)
         except workdir_lib.WorkdirError as error:
             raise UsageError(str(error)) from error
+        except Interrupted as interrupted:  # wherever it struck: say what is saved
+            raise _where(run, interrupted) from None
+        except (OSError, tf.errors.OpError) as error:
+            failed = fileio.io_error(error)
+            if failed is None:
+                raise
+            raise checkpoint_lib.WriteError(run.manager.write_failure(
+                failed.filename or run.workdir.path, failed)) from error
         finally:
             if not run.chief:
                 shutil.rmtree(run.workdir.path, ignore_errors=True)
@@ -176,6 +188,9 @@ def setup(config, workdir):
         shapes = task.check_data(config, dataset)
     except (ValueError, DatasetUnavailableError) as error:
         raise UsageError(str(error)) from error
+    except OSError as error:  # an unreadable data file or folder
+        raise UsageError(f"cannot read {error.filename or config.data.name}: "
+                         f"{fileio.reason(error)}") from error
     chief = distribute.is_chief(strategy)
     run = Run(config=config, task=task, strategy=strategy, chief=chief, dataset=dataset,
               workdir=workdir_lib.Workdir(workdir if chief else
@@ -222,26 +237,28 @@ def prepare(run, restart=False, resume_from=None, on_data_change="refuse"):
         run.manager.clean()
     run.state = _restore(run, resume_from)
     _check_data(run, on_data_change)
+    _check_steps(run)
     if _finished(run):
         return _export_if_missing(run)
     if run.chief:
-        _write_start(run)
+        _write_start(run, resume_from)
     return True
 
 
-def _write_start(run):
-    """The marker (in a folder gan_tf made), config.json, versions.json, and the
-    history of the restored state."""
+def _write_start(run, resume_from=None):
+    """The first writes, once everything is checked: the checkpoints newer than
+    --resume_from moved away, the marker (in a folder gan_tf made), config.json,
+    versions.json, and the history of the restored state."""
     workdir = run.workdir
-    try:
-        if workdir.is_empty or workdir.holds_only_gan_tf_names:
-            workdir.mark()
-        workdir.write_config(run.config)
-        checkpoint_lib.write_history(workdir / workdir_lib.HISTORY, run.state.history)
-    except OSError as error:
-        raise UsageError(f"cannot write {error.filename or workdir.path}: "
-                         f"{fileio.reason(error)} (a read-only or full disk?); free space "
-                         "or choose a writable --workdir") from error
+    if resume_from:
+        abandoned = run.manager.abandon_after(checkpoint_lib._strip(resume_from))
+        if abandoned:
+            logging.info("resuming from %s: moved the newer %s to %s/abandoned",
+                         resume_from, ", ".join(abandoned), run.manager.directory)
+    if workdir.is_empty or workdir.holds_only_gan_tf_names:
+        workdir.mark()
+    workdir.write_config(run.config)
+    checkpoint_lib.write_history(workdir / workdir_lib.HISTORY, run.state.history)
 
 
 def _check_same_run(previous, config, path):
@@ -268,20 +285,25 @@ def _restore(run, resume_from):
                 f"{run.manager.directory} has no checkpoint to resume from; pass "
                 "--restart to start over or choose another --workdir")
         return checkpoint_lib.RunState(steps_per_epoch=run.steps_per_epoch)
-    if resume_from and run.chief:
-        abandoned = run.manager.abandon_after(checkpoint_lib._strip(resume_from))
-        if abandoned:
-            logging.info("resuming from %s: moved the newer %s to %s/abandoned",
-                         resume_from, ", ".join(abandoned), run.manager.directory)
     if not state.history:  # a gan_tf 0.1 checkpoint: the history file holds it
         history = checkpoint_lib.read_history(history_path)
         keep = sum(1 for e in history.get("epoch", []) if e <= state.epoch)
         state.history = {k: v[:keep] for k, v in history.items()}
-    if state.steps_per_epoch and state.steps_per_epoch != run.steps_per_epoch:
-        raise UsageError(f"the run has {state.steps_per_epoch} steps per epoch but the "
-                         f"data now gives {run.steps_per_epoch}; pass --restart")
-    state.steps_per_epoch = run.steps_per_epoch
     return state
+
+
+def _check_steps(run):
+    """The run's epochs keep their length: on data that changed (and was accepted)
+    the recorded steps per epoch stay; otherwise a different count is refused."""
+    state = run.state
+    if state.steps_per_epoch and state.steps_per_epoch != run.steps_per_epoch:
+        if not run.data_changed:
+            raise UsageError(f"the run has {state.steps_per_epoch} steps per epoch but "
+                             f"the data now gives {run.steps_per_epoch}; pass --restart")
+        logging.warning("keeping the run's %d steps per epoch (its data now gives %d)",
+                        state.steps_per_epoch, run.steps_per_epoch)
+        run.steps_per_epoch = state.steps_per_epoch
+    state.steps_per_epoch = run.steps_per_epoch
 
 
 def _check_data(run, on_data_change):
@@ -291,14 +313,27 @@ def _check_data(run, on_data_change):
         raise UsageError(str(error)) from error
     before = run.state.data
     if before is not None and before != found:
-        what = ", ".join(f"{k}: {before.get(k)} -> {found.get(k)}" for k in found
-                         if before.get(k) != found.get(k))
+        what = "; ".join(_changes(before.get(k), found[k]) for k in found
+                         if before.get(k) != found[k])
         if on_data_change == "refuse":
             raise UsageError(f"the data of {run.workdir.path} changed since its run started "
                              f"({what}); pass --on_data_change=continue to resume on the "
                              "new data, or --restart")
         logging.warning("the data changed since the run started (%s); continuing", what)
+        run.data_changed = True
     run.state.data = found
+
+
+def _changes(before, now):
+    """What differs between two fingerprints of one dataset, briefly."""
+    if not isinstance(before, dict) or not isinstance(now, dict):
+        return f"{before} -> {now}"
+    changed = [f"{key} {before.get(key)} -> {now.get(key)}" for key in now
+               if key not in ("name", "split") and before.get(key) != now.get(key)
+               and not isinstance(now.get(key), dict)]
+    changed += [f"{key} differ" for key in now if isinstance(now.get(key), dict)
+                and before.get(key) != now.get(key)]
+    return f"{now.get('name')}: {', '.join(changed) or 'another dataset'}"
 
 
 def _finished(run):
@@ -363,13 +398,13 @@ def train(run, monitor, verbose=1, extra_callbacks=None):
             if not kit.guard.diverged:
                 with interrupt.critical():
                     kit.checkpoint.save_now()
-            raise _where(run, kit, interrupted) from None
+            raise _where(run, interrupted) from None
         if kit.guard.diverged:
             _roll_back(run, kit)
             continue
         if monitor.requested:
             kit.checkpoint.save_now()
-            raise _where(run, kit, Interrupted(monitor.requested)) from None
+            raise _where(run, Interrupted(monitor.requested)) from None
         break
     seconds, steps = time.time() - start, run.model.train_steps - first_step
     if steps:
@@ -378,12 +413,18 @@ def train(run, monitor, verbose=1, extra_callbacks=None):
                      images / max(seconds, 1e-9))
 
 
-def _where(run, kit, interrupted):
+def _where(run, interrupted):
     """`interrupted` with the last complete step saved and its checkpoint."""
-    found = run.manager.latest() if run.chief else None
+    if interrupted.path is not None or not run.chief:
+        return interrupted
+    try:
+        found = run.manager.latest()
+    except checkpoint_lib.CheckpointError:
+        found = None
     if found is not None:
-        state, path = found
-        interrupted.step, interrupted.epoch, interrupted.path = state.step, state.epoch, path
+        state, path = found  # the epoch the step is in, as checkpoint names count
+        interrupted.step, interrupted.path = state.step, path
+        interrupted.epoch = state.epoch + (1 if state.partial else 0)
     return interrupted
 
 
@@ -454,9 +495,7 @@ def _record_diverged_epoch(run, what):
         return
     history = checkpoint_lib.RunState(history={k: list(v) for k, v in
                                                run.state.history.items()})
-    means = {name: (total / count if count else float("nan"))
-             for name, (total, count) in checkpoint_lib.tracker_states(run.model).items()}
-    history.record_epoch(what["epoch"], means)
+    history.record_epoch(what["epoch"], checkpoint_lib.epoch_means(run.model))
     checkpoint_lib.write_history(run.workdir / workdir_lib.HISTORY, history.history)
 
 

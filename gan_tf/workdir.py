@@ -22,6 +22,7 @@ import datetime
 import errno
 import json
 import os
+import re
 import platform
 import socket
 
@@ -34,15 +35,18 @@ LOCK = ".lock"
 CONFIG = "config.json"
 VERSIONS = "versions.json"
 HISTORY = "history.json"
-# What gan_tf writes at the top of a workdir: files, and folders with their own names.
+# What gan_tf writes at the top of a workdir: files, and folders of its own names
+# (full-match patterns). `restart` deletes these and nothing else.
 _FILES = (CONFIG, VERSIONS, HISTORY, "losses.png", "metrics.png", "metrics.json",
           "report.md", "eval_samples.png", "eval_tsne.png", "eval_classes.png")
+_TMP = re.escape(fileio.TMP_PREFIX) + ".*"
 _FOLDERS = {
-    "samples": ("epoch_", "step_", "progress.gif", fileio.TMP_PREFIX),
-    "checkpoints": ("ckpt-", "checkpoint.json", "best.", "abandoned", fileio.TMP_PREFIX),
-    "logs": ("train", "samples", "validation"),
-    "generator": ("saved_model.pb", "variables", "assets", "fingerprint.pb",
-                  "gan_tf_export.json", "keras_metadata.pb"),
+    "samples": re.compile(rf"(epoch|step)_\d+\.png|progress\.gif|{_TMP}"),
+    "checkpoints": re.compile(r"ckpt-\d+(-\d+)?\.(weights\.h5|state\.json)|"
+                              rf"checkpoint\.json|best\.(weights\.h5|json)|abandoned|{_TMP}"),
+    "logs": re.compile(r"train|samples|validation|events\.out\.tfevents\..*"),
+    "generator": re.compile(r"saved_model\.pb|variables|assets|fingerprint\.pb|"
+                            r"gan_tf_export\.json|keras_metadata\.pb"),
 }
 
 
@@ -77,11 +81,16 @@ class Workdir:
 
     @property
     def holds_only_gan_tf_names(self):
-        """True when every entry is a name gan_tf writes (a gan_tf 0.1 workdir has no
-        marker but only such names)."""
+        """True when every entry, and every entry of gan_tf's folders, is a name
+        gan_tf writes (a gan_tf 0.1 workdir has no marker but only such names)."""
         ours = set(_FILES) | set(_FOLDERS) | {MARKER, LOCK}
-        return all(name in ours or name.startswith(fileio.TMP_PREFIX)
-                   for name in fileio.listdir(self.path))
+        for name in fileio.listdir(self.path):
+            if name not in ours and not name.startswith(fileio.TMP_PREFIX):
+                return False
+            if name in _FOLDERS and not all(_FOLDERS[name].fullmatch(entry) for entry
+                                            in fileio.listdir(self / name)):
+                return False
+        return True
 
     # -- Lock ---------------------------------------------------------------------------
 
@@ -100,64 +109,14 @@ class Workdir:
             raise WorkdirError(f"cannot create the workdir {self.path}: "
                                f"{str(error).splitlines()[0]}; choose a writable "
                                "--workdir") from error
-        self._acquire()
+        held = _LocalLock(self) if fileio.is_local(self.path) else _FileLock(self)
+        held.acquire()
         try:
             yield self
         finally:
-            self._release()
+            held.release()
             if created and self.is_empty:
                 fileio.rmtree(self.path)
-
-    def _acquire(self):
-        mine = {"pid": os.getpid(), "host": socket.gethostname(),
-                "started": datetime.datetime.now().isoformat(timespec="seconds")}
-        for _ in range(3):
-            if self._create_lock(json.dumps(mine)):
-                return
-            holder = self._read_lock()
-            if holder is None or _is_stale(holder):
-                logging.warning("removing the stale lock of %s (pid %s on %s, gone)",
-                                self.path, (holder or {}).get("pid"),
-                                (holder or {}).get("host"))
-                fileio.remove(self / LOCK)
-                continue
-            raise WorkdirError(
-                f"{self.path} is in use by another run (pid {holder.get('pid')} on "
-                f"{holder.get('host')}, since {holder.get('started')}); wait for it to "
-                f"finish or stop it, or choose another --workdir (if no run uses it, "
-                f"delete {self / LOCK})")
-        raise WorkdirError(f"cannot take the lock {self / LOCK}; remove it if no run "
-                           "uses this workdir")
-
-    def _create_lock(self, content):
-        path = self / LOCK
-        if fileio.is_local(path):
-            try:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-            except FileExistsError:
-                return False
-            except OSError as error:
-                raise WorkdirError(f"cannot write {path}: {fileio.reason(error)}; choose "
-                                   "a writable --workdir") from error
-            with os.fdopen(fd, "w") as f:
-                f.write(content)
-            return True
-        if fileio.exists(path):  # object stores: no exclusive create, best effort
-            return False
-        fileio.write_atomic(path, content)
-        return True
-
-    def _read_lock(self):
-        try:
-            return json.loads(fileio.read_text(self / LOCK))
-        except Exception:  # noqa: BLE001 - a half-written or vanished lock
-            return None
-
-    def _release(self):
-        holder = self._read_lock()
-        if holder is not None and holder.get("pid") == os.getpid() and \
-                holder.get("host") == socket.gethostname():
-            fileio.remove(self / LOCK)
 
     # -- Contents -----------------------------------------------------------------------
 
@@ -216,16 +175,15 @@ class Workdir:
             if fileio.exists(self / name):
                 fileio.remove(self / name)
                 removed.append(name)
-        for folder, prefixes in _FOLDERS.items():
-            removed += self._clean_folder(folder, prefixes)
+        for folder, pattern in _FOLDERS.items():
+            removed += self._clean_folder(folder, pattern)
         return removed
 
-    def _clean_folder(self, folder, prefixes):
+    def _clean_folder(self, folder, pattern):
         path = self / folder
         removed = []
         for name in fileio.listdir(path):
-            if name.startswith(tuple(prefixes)) or (folder == "logs" and
-                                                    name.startswith("events.out")):
+            if pattern.fullmatch(name):
                 target = fileio.join(path, name)
                 if fileio.isdir(target):
                     fileio.rmtree(target)
@@ -235,6 +193,165 @@ class Workdir:
         if fileio.isdir(path) and not fileio.listdir(path):
             fileio.rmtree(path)
         return removed
+
+
+def _busy(workdir, holder):
+    holder = holder or {}
+    who = (f"pid {holder.get('pid')} on {holder.get('host')}, since "
+           f"{holder.get('started')}" if holder.get("pid") else "a run starting now")
+    return WorkdirError(
+        f"{workdir.path} is in use by another run ({who}); wait for it to finish or "
+        f"stop it, or choose another --workdir (if no run uses it, delete "
+        f"{workdir / LOCK})")
+
+
+def _lock_content():
+    return json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                       "started": datetime.datetime.now().isoformat(timespec="seconds")})
+
+
+def _parse_lock(text):
+    try:
+        holder = json.loads(text)
+    except ValueError:  # empty (being written) or damaged
+        return None
+    return holder if isinstance(holder, dict) else None
+
+
+class _LocalLock:
+    """`.lock` on a local disk: an exclusive `flock` on the file, which the kernel
+    releases when the process ends however it ends (`kill -9` included), so a lock
+    left by a dead run is never mistaken for a live one, whatever its pid became.
+    The file's JSON (pid, host, start) names the holder in the message of a refused
+    run. Filesystems without flock get `_FileLock`'s pid check."""
+
+    def __init__(self, workdir):
+        self.workdir, self.path, self.fd = workdir, workdir / LOCK, None
+
+    def acquire(self):
+        for _ in range(10):
+            fd = self._open()
+            try:
+                import fcntl
+
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = _parse_lock(_read_fd(fd))
+                os.close(fd)
+                raise _busy(self.workdir, holder) from None
+            except (OSError, ImportError):  # no flock here (some network filesystems)
+                os.close(fd)
+                self.fallback = _FileLock(self.workdir)
+                self.fallback.acquire()
+                return
+            if self._replaced(fd):  # a releasing run deleted it meanwhile: again
+                os.close(fd)
+                continue
+            self._write(fd)
+            return
+        raise WorkdirError(f"cannot take the lock {self.path}; remove it if no run uses "
+                           "this workdir")
+
+    def _open(self):
+        try:
+            return os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as error:
+            raise WorkdirError(f"cannot write {self.path}: {fileio.reason(error)}; choose "
+                               "a writable --workdir") from error
+
+    def _replaced(self, fd):
+        try:
+            return os.fstat(fd).st_ino != os.stat(self.path).st_ino
+        except FileNotFoundError:
+            return True
+
+    def _write(self, fd):
+        previous = _parse_lock(_read_fd(fd))
+        if previous and previous.get("pid") != os.getpid():
+            logging.warning("taking over the lock of %s left by pid %s on %s (that run "
+                            "is gone)", self.workdir.path, previous.get("pid"),
+                            previous.get("host"))
+        content = _lock_content().encode()
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, content, 0)
+        except OSError as error:  # a full disk: the flock alone still excludes others
+            logging.warning("cannot write %s: %s", self.path, fileio.reason(error))
+        self.fd = fd
+
+    def release(self):
+        if getattr(self, "fallback", None) is not None:
+            self.fallback.release()
+            return
+        if self.fd is None:
+            return
+        try:
+            if not self._replaced(self.fd):
+                os.remove(self.path)  # before the unlock: nobody takes a dying file
+        except OSError:
+            pass
+        os.close(self.fd)
+        self.fd = None
+
+
+def _read_fd(fd):
+    try:
+        return os.pread(fd, 4096, 0).decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+class _FileLock:
+    """`.lock` where flock is not available (object stores, some network
+    filesystems): created exclusively where the filesystem can, its process checked
+    for life (on the same host only: others cannot be told)."""
+
+    def __init__(self, workdir):
+        self.workdir, self.path = workdir, workdir / LOCK
+
+    def acquire(self):
+        for _ in range(3):
+            if self._create(_lock_content()):
+                return
+            holder = self._read()
+            if holder is None or _is_stale(holder):
+                logging.warning("removing the stale lock of %s (pid %s on %s, gone)",
+                                self.workdir.path, (holder or {}).get("pid"),
+                                (holder or {}).get("host"))
+                fileio.remove(self.path)
+                continue
+            raise _busy(self.workdir, holder)
+        raise WorkdirError(f"cannot take the lock {self.path}; remove it if no run "
+                           "uses this workdir")
+
+    def _create(self, content):
+        if fileio.is_local(self.path):
+            try:
+                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            except FileExistsError:
+                return False
+            except OSError as error:
+                raise WorkdirError(f"cannot write {self.path}: {fileio.reason(error)}; "
+                                   "choose a writable --workdir") from error
+            with os.fdopen(fd, "w") as f:
+                f.write(content)
+            return True
+        if fileio.exists(self.path):  # object stores: no exclusive create, best effort
+            return False
+        fileio.write_atomic(self.path, content)
+        return True
+
+    def _read(self):
+        try:
+            return _parse_lock(fileio.read_text(self.path))
+        except Exception:  # noqa: BLE001 - a vanished lock
+            return None
+
+    def release(self):
+        holder = self._read()
+        if holder is not None and holder.get("pid") == os.getpid() and \
+                holder.get("host") == socket.gethostname():
+            fileio.remove(self.path)
 
 
 def _is_stale(holder):

@@ -1,11 +1,20 @@
 """Shared fixtures: a private tfds data dir, small models, a tiny dataset."""
 
 import os
+import shutil
 import tempfile
+import time
 
 # Before TensorFlow/tfds import: keep prepared datasets out of the user's home and
-# make sure no test reaches the network for a dataset.
-os.environ.setdefault("TFDS_DATA_DIR", tempfile.mkdtemp(prefix="gan_tf_tfds_"))
+# make sure no test reaches the network for a dataset. The folder is the session's
+# (its name holds the pid): deleted at the session's end, or by the next session when
+# this one was killed.
+_TFDS_PREFIX = "gan_tf_tfds-"  # + pid ("-": never in the random part of mkdtemp's names)
+_LEGACY_PREFIX = "gan_tf_tfds_"  # made before the names held a pid
+_TFDS_DIR = None
+if "TFDS_DATA_DIR" not in os.environ:
+    _TFDS_DIR = tempfile.mkdtemp(prefix=f"{_TFDS_PREFIX}{os.getpid()}_")
+    os.environ["TFDS_DATA_DIR"] = _TFDS_DIR
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
@@ -18,6 +27,7 @@ from gan_tf import models  # noqa: E402
 
 
 def pytest_configure(config):
+    _remove_old_data_dirs()
     config.addinivalue_line("markers", "slow: long end-to-end tests (run with -m slow)")
     if not config.option.markexpr:  # the default suite stays fast
         config.option.markexpr = "not slow"
@@ -25,6 +35,31 @@ def pytest_configure(config):
     # `copy` keyword, so every np.array(variable) inside Keras' saving code warns.
     config.addinivalue_line(
         "filterwarnings", "ignore:__array__ implementation doesn't accept a copy keyword")
+
+
+def pytest_unconfigure(config):
+    if _TFDS_DIR:
+        shutil.rmtree(_TFDS_DIR, ignore_errors=True)
+
+
+def _remove_old_data_dirs(root=None, max_age_hours=12):
+    """Deletes the data dirs of killed sessions: those whose pid is gone, and those
+    named without a pid (gan_tf_tfds_*, made before names held one) untouched for
+    `max_age_hours`."""
+    from gan_tf.data import prepared
+
+    root = root or tempfile.gettempdir()
+    prepared.remove_orphans(_TFDS_PREFIX, root)
+    for name in os.listdir(root):
+        path = os.path.join(root, name)
+        if name.startswith(_LEGACY_PREFIX) and \
+                time.time() - _newest_mtime(path) > max_age_hours * 3600:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _newest_mtime(path):
+    return max([os.path.getmtime(os.path.join(folder, name)) for folder, dirs, files
+                in os.walk(path) for name in dirs + files] + [os.path.getmtime(path)])
 
 
 @pytest.fixture(autouse=True)

@@ -156,7 +156,7 @@ def test_ctrl_c_saves_the_step_in_progress(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("GAN_TF_FAULT", "step:sigint:4")
     assert run_cli(*QUICK, "--steps_per_epoch=3", f"--workdir={tmp_path}") == 130
     err = capsys.readouterr().err
-    assert "interrupted (SIGINT): step 4 (epoch 1) is saved in" in err
+    assert "interrupted (SIGINT): step 4 (epoch 2) is saved in" in err
     assert "ckpt-0002-000000004" in err and "run the same command again" in err
     assert "Traceback" not in err
     entry = callbacks.latest_entry(str(tmp_path / "checkpoints"))

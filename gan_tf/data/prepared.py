@@ -18,6 +18,7 @@ import tempfile
 
 from gan_tf.data.errors import DataFileError
 
+_TMP_PREFIX = "gan_tf_builder-"  # + pid: whose folder it is ("-": never in mkdtemp's names)
 _RECORD_OVERHEAD = 16  # bytes around each TFRecord: length, its CRC, the data's CRC
 
 
@@ -27,16 +28,47 @@ def private_tempdir():
 
     tfds makes an empty `tmp*tfds` folder in $TMPDIR for every builder made over a
     data_dir without a prepared copy (DatasetInfo.initialize_from_bucket) and never
-    deletes it; builders made inside this block leave nothing behind. `tempfile.tempdir`
-    is process-wide: keep the block to the making of a builder.
+    deletes it; builders made inside this block leave nothing behind, and the folder
+    of a process killed inside it is deleted by the next one. `tempfile.tempdir` is
+    process-wide: keep the block to the making of a builder, or to a whole run of the
+    command line (which owns its process).
     """
-    folder = tempfile.mkdtemp(prefix="gan_tf_builder_")
+    remove_orphans(_TMP_PREFIX)
+    folder = tempfile.mkdtemp(prefix=f"{_TMP_PREFIX}{os.getpid()}_")
     saved, tempfile.tempdir = tempfile.tempdir, folder
     try:
         yield
     finally:
         tempfile.tempdir = saved
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def remove_orphans(prefix, root=None):
+    """Deletes the folders named `prefix` + pid + "_..." in `root` ($TMPDIR by default)
+    whose process is gone (killed: it could not delete its own); a live process's
+    folder is left alone. Returns the names removed."""
+    root = root or tempfile.gettempdir()
+    try:
+        names = [n for n in os.listdir(root) if n.startswith(prefix)]
+    except OSError:
+        return []
+    removed = []
+    for name in names:
+        pid = name[len(prefix):].split("_", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            shutil.rmtree(os.path.join(root, name), ignore_errors=True)
+            removed.append(name)
+    return removed
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process
+        return True
+    return True
 
 
 def _unreadable_json(folder):
