@@ -213,9 +213,15 @@ def replace_folder(source, target):
     """Moves the folder `source` to `target`, replacing what is there.
 
     On local disks the new folder appears with one rename (the old one is moved aside
-    first and deleted after; on failure it is moved back). Filesystems that cannot
-    rename folders (object stores) get a copy.
+    first and deleted after; on failure it is moved back). Other filesystems get a
+    copy: object stores cannot rename folders, and some filesystems (TensorFlow's
+    ram://) report a folder rename as done while the files stay at their old paths.
     """
+    if not is_local(target):
+        rmtree(target)
+        _copy_tree(source, target)
+        rmtree(source)
+        return
     directory, name = os.path.split(str(target).rstrip("/"))
     old = join(directory, f"{TMP_PREFIX}{name}-old")
     moved = False
@@ -228,11 +234,6 @@ def replace_folder(source, target):
     except (tf.errors.OpError, OSError):
         if moved and not exists(target):
             rename(old, target)
-            moved = False
-        if is_local(target):
-            raise
-        rmtree(target)
-        _copy_tree(source, target)
-        rmtree(source)
+        raise
     if moved:
         rmtree(old)
