@@ -280,16 +280,14 @@ def _check_same_run(previous, config, path):
 
 
 def _restore(run, resume_from):
-    """The restored RunState. Several workers restore one after the other: the chief
-    first (it may repair, abandon or --restart the checkpoints), then the others read
-    what it settled on, and all check they hold the same state."""
+    """The restored RunState. Several workers restore together once the chief has
+    cleaned (or --restart-ed) the checkpoints (a restore runs collectives, the same on
+    every worker), then check they hold the same state."""
     together = distribute.is_multi_worker(run.strategy)
-    if together and not run.chief:
-        distribute.gather(run.strategy, [0])  # waits for the chief's restore
+    if together:
+        distribute.gather(run.strategy, [0])  # the chief's clean-up is done
     state = _restore_state(run, resume_from)
     if together:
-        if run.chief:
-            distribute.gather(run.strategy, [0])
         distribute.check_same_state(run.strategy, run.model, "restored")
     return state
 

@@ -13,6 +13,7 @@ import pytest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))), "benchmarks"))
 
+import gpu_dcgan64  # noqa: E402
 import matmul  # noqa: E402
 import torch_mlp  # noqa: E402
 import train_step  # noqa: E402
@@ -49,6 +50,20 @@ def test_train_step_benchmark_times_a_preset(capsys):
                             "--threads=0"])
     assert rows[0]["loop"] == "tutorial_004" and rows[0]["images_per_s"] > 0
     assert "| tutorial_004 | float32 | 64 |" in capsys.readouterr().out
+
+
+@pytest.mark.slow  # DCGAN-64 under fp16 on the CPU: about a minute
+def test_gpu_dcgan64_benchmark_runs_on_the_cpu(capsys):
+    """The GPU-day script, checked on the CPU: devices, auto's choice, and the fp16
+    (loss-scaled) DCGAN-64 rows."""
+    rows = gpu_dcgan64.main(["--precisions=mixed_float16", "--xla=off", "--spe=1",
+                             "--steps=1", "--repeats=1", "--batch_size=2"])
+    out = capsys.readouterr().out
+    assert "--precision=auto would choose" in out
+    assert {(row["pair"], row["precision"], row["loop"]) for row in rows} == {
+        ("dcgan64", "mixed_float16", "plain"), ("dcgan64", "mixed_float16", "gan spe=1")}
+    assert all(row["images_per_s"] > 0 and row["train_gflop_per_image"] > 0 for row in rows)
+    assert "| dcgan64 | mixed_float16 | off | gan spe=1 |" in out
 
 
 def test_torch_benchmark_prints_a_skip_line_without_torch(monkeypatch, capsys):
