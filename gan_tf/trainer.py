@@ -189,6 +189,8 @@ def setup(config, workdir):
     try:
         # A multi-worker strategy must come before any TensorFlow op or variable.
         strategy = distribute.make_strategy(train.strategy)
+        if interrupt.active() is not None:
+            interrupt.active().reinstall()  # the strategy may have taken SIGTERM
         task = tasks.for_config(config)
         task.check(config)
         if train.deterministic:
@@ -405,6 +407,7 @@ def train(run, monitor, verbose=1, extra_callbacks=None):
             continue
         if kit.signal():
             kit.checkpoint.save_now()
+            distribute.gather(run.strategy, [0])  # every worker waits for the chief's save
             raise _where(run, kit, Interrupted(kit.signal())) from None
         break
     if distribute.is_multi_worker(run.strategy):
@@ -420,7 +423,7 @@ def train(run, monitor, verbose=1, extra_callbacks=None):
 
 def _where(run, kit, interrupted):
     """`interrupted` with the last complete step saved and its checkpoint."""
-    found = run.manager.latest() if run.chief else None
+    found = run.checkpoints.latest()
     if found is not None:
         state, path = found
         interrupted.step, interrupted.epoch, interrupted.path = state.step, state.epoch, path

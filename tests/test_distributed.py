@@ -173,8 +173,7 @@ with strategy.scope():
 other = rng.uniform(-1, 1, (32, 28, 28, 1)).astype("float32")
 cycle = translator.fit(dataset(images[:32], other), epochs=1, verbose=0)
 arrays = {f"gan/{v.path}": v.numpy() for v in gan.weights + gan.g_optimizer.variables}
-# CycleGAN by its outputs: a convolution's bias before instance norm has a zero
-# gradient, so Adam moves it by rounding noise, which differs with the summation order.
+# CycleGAN by its outputs (the test says why).
 probe = rng.uniform(-1, 1, (4, 28, 28, 1)).astype("float32")
 for name in ("g_ab", "g_ba", "d_a", "d_b"):
     arrays[f"cyclegan/{name}"] = getattr(translator, name)(probe, training=False).numpy()
@@ -205,7 +204,11 @@ def test_two_workers_through_the_api_equal_one_process(tmp_path):
         worker = np.load(tmp_path / f"worker{index}.npz")
         assert sorted(single.files) == sorted(worker.files)
         for key in single.files:
-            np.testing.assert_allclose(worker[key], single[key], atol=1e-5, err_msg=key)
+            # CycleGAN: its convolutions' biases before instance norm get gradients of
+            # rounding noise only, which Adam turns into lr-sized steps (2e-3) that
+            # differ with the summation order; the outputs move by ~1e-4.
+            atol = 1e-3 if key.startswith("cyclegan/") else 1e-5
+            np.testing.assert_allclose(worker[key], single[key], atol=atol, err_msg=key)
     expected = json.loads(one.stdout.split("steps 4 2 ", 1)[1].splitlines()[0])
     for key, values in json.loads(logs[0]).items():
         np.testing.assert_allclose(values, expected[key], rtol=1e-4, atol=1e-6, err_msg=key)
