@@ -28,6 +28,7 @@ import tensorflow as tf
 
 from gan_tf import _faults
 from gan_tf import _keras_compat
+from gan_tf import distribute
 from gan_tf import fileio
 from gan_tf import flops
 from gan_tf import interrupt
@@ -241,7 +242,7 @@ class AdversarialModel(keras.Model):
         for name, value in logs.items():
             self._trackers[name].update_state(value)
         results = {name: tracker.result() for name, tracker in self._trackers.items()}
-        if _multi_worker(self.distribute_strategy):
+        if distribute.is_multi_worker(self.distribute_strategy):
             # Keras reduces a multi-worker run's logs with reduce("MEAN", axis=0),
             # which a scalar does not have (tensorflow/tensorflow#72388): give every
             # log a length-1 axis, which that reduction removes again.
@@ -281,10 +282,23 @@ class AdversarialModel(keras.Model):
             self.build_optimizers()
             args, kwargs = self._prepare_fit_data(args, kwargs)
         args, kwargs = one_iterator_per_fit(args, kwargs)
+        if distribute.is_multi_worker(self.distribute_strategy):
+            kwargs["callbacks"] = [distribute.SameStatistics(),
+                                   *(kwargs.get("callbacks") or ())]
         self._fit_steps_per_execution(kwargs.get("steps_per_epoch"),
                                       args[0] if args else kwargs.get("x"))
         # Datasets come shuffled from gan_tf.data; Keras would only warn about shuffle=True.
         return super().fit(*args, shuffle=shuffle, **kwargs)
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Keras' TensorFlow trainer takes a batch here and averages it over the
+        # replicas only to build unbuilt layers. Under MultiWorkerMirroredStrategy that
+        # average fails for batches that are tuples ((images, labels), CycleGAN's
+        # (a, b)) and costs a collective for the others; fit() has built the networks
+        # and optimizers already.
+        if all(layer.built for layer in self._flatten_layers()):
+            return
+        super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
 
     def _fit_steps_per_execution(self, steps_per_epoch, data=None):
         # Keras runs whole executions of steps_per_execution steps, so an epoch of
@@ -349,17 +363,6 @@ class AdversarialModel(keras.Model):
                 fileio.rmtree(tmp)
                 raise
         return path
-
-
-def _multi_worker(strategy):
-    """True under a MultiWorkerMirroredStrategy spanning more than one worker."""
-    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
-        return False
-    resolver = getattr(strategy, "cluster_resolver", None)
-    if resolver is None:
-        return False
-    spec = resolver.cluster_spec().as_dict()
-    return sum(len(tasks) for kind, tasks in spec.items() if kind in ("chief", "worker")) > 1
 
 
 def unpack(data):

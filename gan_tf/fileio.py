@@ -268,12 +268,19 @@ def replace_folder(source, target, keep_others=False):
     """Moves the folder `source` to `target`, replacing what is there.
 
     On local disks the new folder appears with one rename (the old one is moved aside
-    first and deleted after; on failure it is moved back). Filesystems that cannot
-    rename folders (object stores) get a copy. With `keep_others`, the entries of
-    the old `target` that `source` does not have (a user's files) are kept.
+    first and deleted after; on failure it is moved back). Other filesystems get a
+    copy: object stores cannot rename folders, and some filesystems (TensorFlow's
+    ram://) report a folder rename as done while the files stay at their old paths.
+    With `keep_others`, the entries of the old `target` that `source` does not have (a
+    user's files) are kept.
     """
     if keep_others:
         _carry_over(target, source)
+    if not is_local(target):
+        rmtree(target)
+        _copy_tree(source, target)
+        rmtree(source)
+        return
     directory, name = os.path.split(str(target).rstrip("/"))
     old = join(directory, f"{TMP_PREFIX}{name}-old")
     moved = False
@@ -286,11 +293,6 @@ def replace_folder(source, target, keep_others=False):
     except (tf.errors.OpError, OSError):
         if moved and not exists(target):
             rename(old, target)
-            moved = False
-        if is_local(target):
-            raise
-        rmtree(target)
-        _copy_tree(source, target)
-        rmtree(source)
+        raise
     if moved:
         rmtree(old)

@@ -219,10 +219,13 @@ class GAN(AdversarialModel):
                 real_logits, fake_logits)
             logs = {"d_loss": d_loss}
             total = d_loss + self._auxiliary_loss(latents, fake_extras, logs)
+            # Loss scaling (mixed_float16) scales the penalties' inner backward too.
+            scaled = isinstance(self.d_optimizer, keras.optimizers.LossScaleOptimizer)
+            extra = {"scale": self.d_optimizer.scale_loss(1.0)} if scaled else {}
             for regularizer in self.gan_loss.regularizers:
                 penalty = regularizer(self.discriminator, real_images, fake_images, labels,
                                       seed=self.seed_generator.next(),
-                                      step=self.d_optimizer.iterations)
+                                      step=self.d_optimizer.iterations, **extra)
                 logs[regularizer.name] = penalty
                 total += penalty
         self._apply(tape, total, self.d_optimizer, self.discriminator.trainable_variables)

@@ -61,6 +61,13 @@ class SignalMonitor:
                 self._previous[signum] = signal.signal(signum, self._handle)
         return self
 
+    def reinstall(self):
+        """Takes the signals back after something replaced the handlers at the C level
+        (TensorFlow's coordination service, started by MultiWorkerMirroredStrategy,
+        takes SIGTERM as a preemption notice and swallows it)."""
+        for signum in self._previous:
+            signal.signal(signum, self._handle)
+
     def __exit__(self, *exc_info):
         for signum, handler in self._previous.items():
             signal.signal(signum, handler)

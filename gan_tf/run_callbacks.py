@@ -4,6 +4,8 @@ workdir consistent.
     DivergenceGuard   stops on NaN/Inf (and, per --on_explosion, on exploding losses)
     TimeBudget        stops at --train_minutes
     clock             the run state's training time, for a resumed budget
+    stop together     several workers: a signal or the budget on any worker stops
+                      every worker after the same step
     -- epoch ends below run only for complete epochs (and the budget's last one) --
     ModeCollapseMonitor, FrechetEvaluation (--eval_every), extra callbacks
     SampleGrid / TranslationGrid
@@ -15,6 +17,11 @@ An epoch that a signal or a divergence cuts short never reaches them at its end:
 trainer saves such a step itself (interrupt) or rolls back (divergence). Their hooks run
 as critical sections (gan_tf.interrupt): a second Ctrl-C never cuts an epoch's grid,
 history row and checkpoint apart.
+
+Every worker of a multi-worker run has the same callbacks but the writing ones
+(samples, TensorBoard; Checkpoint runs everywhere but writes on the chief only): a
+callback that runs a collective (reading the running means of a mid-epoch checkpoint)
+must run on all workers, or the others wait for it forever.
 """
 
 import time
@@ -24,6 +31,7 @@ import keras
 from gan_tf import _faults
 from gan_tf import callbacks as callbacks_lib
 from gan_tf import checkpoint as checkpoint_lib
+from gan_tf import distribute
 from gan_tf import interrupt
 
 
@@ -54,8 +62,27 @@ class Kit:
                 self.checkpoint,
                 keras.callbacks.TensorBoard(workdir / "logs", write_graph=False,
                                             update_freq=cb.log_every_steps or "epoch")]
+        else:  # it writes nothing here, but its mid-epoch saves read the running means
+            epoch_end.append(self.checkpoint)  # collectively, with the chief's
         first = [self.guard] + ([self.budget] if self.budget else []) + [self.clock]
+        self.together = None
+        if distribute.is_multi_worker(run.strategy):
+            self.together = _StopTogether(run.strategy, self.budget)
+            first.append(self.together)
         self.callbacks = first + [_CompleteEpochs(epoch_end, self._epoch_counts)]
+
+    @property
+    def stop_target(self):
+        """What a first signal stops at once: the model, or with several workers
+        nothing (`_StopTogether` stops them all after the same step)."""
+        return self.run.model if self.together is None else _Unstoppable()
+
+    def signal(self):
+        """The signal that ends the run: this worker's, or another worker's that all
+        agreed on; None when there is none."""
+        monitor = interrupt.active()
+        mine = monitor.requested if monitor is not None else None
+        return mine or (self.together.signal if self.together is not None else None)
 
     def _monitors(self, run):
         config = run.config
@@ -80,15 +107,12 @@ class Kit:
         model, spe = self.run.model, self.run.steps_per_epoch
         if model.train_steps % spe == 0:
             return True
-        monitor = interrupt.active()
-        return bool(self.budget and self.budget.stopped and
-                    not (monitor and monitor.requested))
+        return bool(self.budget and self.budget.stopped and not self.signal())
 
     def stopped(self):
         """Whether the last fit stopped early (divergence, budget or a signal)."""
-        monitor = interrupt.active()
         return bool(self.guard.diverged or (self.budget and self.budget.stopped) or
-                    (monitor and monitor.requested))
+                    self.signal())
 
     def resume_epoch(self, trackers):
         """A callback that continues an epoch checkpointed in its middle."""
@@ -141,6 +165,44 @@ class _CompleteEpochs(keras.callbacks.Callback):
                         getattr(callback, name)(*args, **kwargs)
             return forward
         return object.__getattribute__(self, name)
+
+
+class _Unstoppable:
+    """Takes the `stop_training` a signal handler sets, and ignores it."""
+
+    stop_training = False
+
+
+class _StopTogether(keras.callbacks.Callback):
+    """After every call of the training function, the workers of a multi-worker run
+    agree whether to stop (one collective of two numbers per worker): a signal on any
+    worker, or its time budget, stops every worker after the same step. A worker that
+    stopped alone would leave the others waiting in the next step's collectives.
+
+    Attributes:
+        signal: the signal ("SIGINT", "SIGTERM") another worker received, or None.
+    """
+
+    _SIGNALS = (None, "SIGINT", "SIGTERM")
+
+    def __init__(self, strategy, budget):
+        super().__init__()
+        self.strategy = strategy
+        self.budget = budget
+        self.signal = None
+
+    def on_train_batch_end(self, batch, logs=None):
+        monitor = interrupt.active()
+        mine = self._SIGNALS.index(monitor.requested) if monitor and \
+            monitor.requested in self._SIGNALS else 0
+        budget = bool(self.budget and self.budget.stopped)
+        table = distribute.gather(self.strategy, [mine, budget])
+        if table[:, 0].any():
+            self.signal = self._SIGNALS[int(table[:, 0].max())]
+        if table[:, 1].any() and self.budget is not None:
+            self.budget.stopped = True
+        if table.any():
+            self.model.stop_training = True
 
 
 class _Clock(keras.callbacks.Callback):

@@ -11,7 +11,9 @@ A workdir holds config.json, history.json, losses.png, samples/ (epoch_NNNN.png,
 progress.gif), logs/ (TensorBoard), checkpoints/ and generator/ (the exported
 SavedModel). Running the same command again resumes from the last checkpoint;
 --restart starts over. Exit status: 0 done, 2 bad input (one line "error: ..."),
-3 diverged, 130 / 143 interrupted by SIGINT / SIGTERM (the last step is saved).
+3 diverged, 4 another worker of a multi-worker run stopped (start them all again to
+resume), 130 / 143 interrupted by SIGINT / SIGTERM (the last step is saved; with
+several workers, a signal to any of them stops all after the same step).
 
 Every config field has one generic spelling, `--set=section.field=value` (or
 `--config.section.field=value`); the common ones also have a short flag, listed by
@@ -36,7 +38,7 @@ from gan_tf.trainer import train_and_evaluate  # noqa: F401
 
 Interrupted = interrupt.Interrupted
 
-EXIT_USAGE, EXIT_DIVERGED = 2, 3
+EXIT_USAGE, EXIT_DIVERGED, EXIT_WORKER_LOST = 2, 3, 4
 EXIT_SIGINT, EXIT_SIGTERM = interrupt.EXIT_CODES["SIGINT"], interrupt.EXIT_CODES["SIGTERM"]
 
 
@@ -180,7 +182,7 @@ def main(argv=None):
 
 
 def _train(config, workdir, flag_values):
-    from gan_tf import checkpoint, data, trainer
+    from gan_tf import checkpoint, data, distribute, trainer
     from gan_tf.data import prepared
 
     try:
@@ -193,11 +195,14 @@ def _train(config, workdir, flag_values):
                 verbose=flag_values.verbose, resume_from=flag_values.resume_from,
                 on_data_change=flag_values.on_data_change)
     except (trainer.UsageError, checkpoint.CheckpointError,
-            data.DatasetUnavailableError) as error:
+            data.DatasetUnavailableError, distribute.WorkersDisagreeError) as error:
         return _cli.fail(error)
     except trainer.DivergedError as error:
         _cli.fail(error)
         return EXIT_DIVERGED
+    except distribute.WorkerLostError as error:
+        _cli.fail(error)
+        return EXIT_WORKER_LOST
     _report_done(workdir)
     return 0
 

@@ -70,6 +70,12 @@ class Run:
     data_changed: bool = False
 
     @property
+    def checkpoints(self):
+        """The checkpoints this worker restores: the chief's own, which the other
+        workers of a multi-worker run read from the shared workdir."""
+        return self.manager if self.chief else self.shared_checkpoints
+
+    @property
     def total_steps(self):
         return self.config.train.epochs * self.steps_per_epoch
 
@@ -130,6 +136,9 @@ def train_and_evaluate(config, workdir, restart=False, verbose=1, extra_callback
         except Interrupted as interrupted:  # wherever it struck: say what is saved
             raise _where(run, interrupted) from None
         except (OSError, tf.errors.OpError) as error:
+            if (isinstance(error, tf.errors.OpError) and distribute.is_multi_worker(run.strategy)
+                    and distribute.lost_worker(error)):
+                raise distribute.WorkerLostError(_lost(run, error)) from None
             failed = fileio.io_error(error)
             if failed is None:
                 raise
@@ -139,6 +148,20 @@ def train_and_evaluate(config, workdir, restart=False, verbose=1, extra_callback
             if not run.chief:
                 shutil.rmtree(run.workdir.path, ignore_errors=True)
     return run.model
+
+
+def _lost(run, error):
+    """The one-line message of a multi-worker run whose other worker is gone."""
+    reason = next((line.strip() for line in str(getattr(error, "message", error))
+                   .splitlines() if line.strip()), type(error).__name__)
+    try:
+        found = run.checkpoints.latest()
+    except checkpoint_lib.CheckpointError:
+        found = None
+    where = (f"the last checkpoint is {found[1]} (step {found[0].step})" if found
+             else "no checkpoint was saved yet")
+    return (f"another worker of the multi-worker run stopped ({reason}); {where}: start "
+            "every worker again with the same command to resume")
 
 
 def _monitor():
@@ -177,6 +200,8 @@ def setup(config, workdir):
     try:
         # A multi-worker strategy must come before any TensorFlow op or variable.
         strategy = distribute.make_strategy(train.strategy)
+        if interrupt.active() is not None:
+            interrupt.active().reinstall()  # the strategy may have taken SIGTERM
         task = tasks.for_config(config)
         task.check(config)
         if train.deterministic:
@@ -273,8 +298,20 @@ def _check_same_run(previous, config, path):
 
 
 def _restore(run, resume_from):
-    manager = run.shared_checkpoints if not run.chief else run.manager
-    state = manager.restore(run.model, resume_from)
+    """The restored RunState. Several workers restore together once the chief has
+    cleaned (or --restart-ed) the checkpoints (a restore runs collectives, the same on
+    every worker), then check they hold the same state."""
+    together = distribute.is_multi_worker(run.strategy)
+    if together:
+        distribute.gather(run.strategy, [0])  # the chief's clean-up is done
+    state = _restore_state(run, resume_from)
+    if together:
+        distribute.check_same_state(run.strategy, run.model, "restored")
+    return state
+
+
+def _restore_state(run, resume_from):
+    state = run.checkpoints.restore(run.model, resume_from)
     history_path = run.workdir / workdir_lib.HISTORY
     if state is None:
         recorded = checkpoint_lib.read_history(history_path).get("epoch") if run.chief \
@@ -390,7 +427,7 @@ def train(run, monitor, verbose=1, extra_callbacks=None):
     start, first_step = time.time(), run.model.train_steps
     while run.model.train_steps < run.total_steps:
         try:
-            with monitor.stopping(run.model):
+            with monitor.stopping(kit.stop_target):
                 _fit_from(run, kit, verbose)
         except KeyboardInterrupt as error:  # a second signal, or one raised elsewhere:
             # fit stops between steps, so the model holds a complete step; save it.
@@ -402,10 +439,15 @@ def train(run, monitor, verbose=1, extra_callbacks=None):
         if kit.guard.diverged:
             _roll_back(run, kit)
             continue
-        if monitor.requested:
+        if kit.signal():
             kit.checkpoint.save_now()
-            raise _where(run, Interrupted(monitor.requested)) from None
+            distribute.gather(run.strategy, [0])  # every worker waits for the chief's save
+            raise _where(run, Interrupted(kit.signal())) from None
         break
+    if distribute.is_multi_worker(run.strategy):
+        digest = distribute.check_same_state(run.strategy, run.model, "trained")
+        logging.info("all %d workers hold the same state after step %d (digest %08x)",
+                     distribute.num_workers(run.strategy), run.model.train_steps, digest)
     seconds, steps = time.time() - start, run.model.train_steps - first_step
     if steps:
         images = steps * run.d_steps * run.config.data.batch_size
@@ -415,10 +457,10 @@ def train(run, monitor, verbose=1, extra_callbacks=None):
 
 def _where(run, interrupted):
     """`interrupted` with the last complete step saved and its checkpoint."""
-    if interrupted.path is not None or not run.chief:
+    if interrupted.path is not None or run.checkpoints is None:
         return interrupted
     try:
-        found = run.manager.latest()
+        found = run.checkpoints.latest()
     except checkpoint_lib.CheckpointError:
         found = None
     if found is not None:
@@ -453,7 +495,7 @@ def _roll_back(run, kit):
     train, state = run.config.train, run.state
     what = kit.guard.diverged
     where = f"step {what['step']} (epoch {what['epoch']}): {what['reason']}"
-    found = run.manager.latest()
+    found = run.checkpoints.latest()
     policy = train.on_explosion if what.get("kind") == "explosion" else train.on_divergence
     if policy == "stop" or state.rollbacks >= train.max_rollbacks:
         _record_diverged_epoch(run, what)
@@ -468,7 +510,9 @@ def _roll_back(run, kit):
         raise DivergedError(f"training diverged at {where} before the first checkpoint; "
                             "lower --g_lr/--d_lr and run again with --restart")
     rollbacks = state.rollbacks + 1
-    restored = run.manager.restore(run.model)
+    restored = run.checkpoints.restore(run.model)
+    if distribute.is_multi_worker(run.strategy):
+        distribute.check_same_state(run.strategy, run.model, "rolled back")
     restored.rollbacks = rollbacks
     run.state = kit.adopt(restored)
     model = run.model
@@ -491,11 +535,14 @@ def _roll_back(run, kit):
 def _record_diverged_epoch(run, what):
     """history.json gets the diverged epoch's running means (its NaN included), so the
     file tells what happened; the checkpoints keep the last good state."""
+    # Every worker reads the running means: under several workers that read is a
+    # collective.
+    means = checkpoint_lib.epoch_means(run.model)
     if not run.chief:
         return
     history = checkpoint_lib.RunState(history={k: list(v) for k, v in
                                                run.state.history.items()})
-    history.record_epoch(what["epoch"], checkpoint_lib.epoch_means(run.model))
+    history.record_epoch(what["epoch"], means)
     checkpoint_lib.write_history(run.workdir / workdir_lib.HISTORY, history.history)
 
 

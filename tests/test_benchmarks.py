@@ -13,6 +13,7 @@ import pytest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))), "benchmarks"))
 
+import gpu_dcgan64  # noqa: E402
 import matmul  # noqa: E402
 import torch_mlp  # noqa: E402
 import train_step  # noqa: E402
@@ -49,6 +50,23 @@ def test_train_step_benchmark_times_a_preset(capsys):
                             "--threads=0"])
     assert rows[0]["loop"] == "tutorial_004" and rows[0]["images_per_s"] > 0
     assert "| tutorial_004 | float32 | 64 |" in capsys.readouterr().out
+
+
+@pytest.mark.slow  # DCGAN-64 under fp16 on the CPU: about a minute
+def test_gpu_dcgan64_benchmark_runs_on_the_cpu(capsys, tmp_path):
+    """The GPU-day script, checked on the CPU: devices, auto's choice, and the fp16
+    (loss-scaled) DCGAN-64 rows with XLA off and on."""
+    path = str(tmp_path / "bench.json")
+    rows = gpu_dcgan64.main(["--precisions=mixed_float16", "--steps=1", "--repeats=1",
+                             "--batch_size=2", f"--json={path}"])
+    out = capsys.readouterr().out
+    assert "--precision=auto would choose" in out
+    assert [(row["precision"], row["xla"]) for row in rows] == [
+        ("mixed_float16", False), ("mixed_float16", True)]
+    assert all(row["images_per_s"] > 0 and row["gflops_per_s"] > 0 for row in rows), rows
+    assert "| mixed_float16 | on |" in out
+    with open(path) as f:
+        assert json.load(f)[0]["benchmark"] == "gpu_dcgan64"
 
 
 def test_torch_benchmark_prints_a_skip_line_without_torch(monkeypatch, capsys):

@@ -157,8 +157,13 @@ def least_squares_generator_loss(fake_logits):
     return 0.5 * tf.reduce_mean(tf.square(tf.cast(fake_logits, tf.float32) - 1.0))
 
 
-def _input_gradients(discriminator, images, labels):
-    """Gradient of sum(D(images)) with respect to the images: (batch, H, W, C) float32."""
+def _input_gradients(discriminator, images, labels, scale=None):
+    """Gradient of sum(D(images)) with respect to the images: (batch, H, W, C) float32.
+
+    `scale` (a float32 scalar, e.g. a loss scale) multiplies sum(D) before the
+    backward pass and divides the gradient after it: under float16 it keeps the
+    backward pass's small values from flushing to zero, as loss scaling does.
+    """
     images = tf.cast(images, tf.float32)
     with tf.GradientTape() as tape:
         tape.watch(images)
@@ -167,11 +172,14 @@ def _input_gradients(discriminator, images, labels):
         if isinstance(outputs, (tuple, list)):  # (logits, extra heads...)
             outputs = outputs[0]
         total = tf.reduce_sum(tf.cast(outputs, tf.float32))
-    return tape.gradient(total, images)
+        if scale is not None:
+            total = total * scale
+    gradients = tape.gradient(total, images)
+    return gradients if scale is None else gradients / scale
 
 
 def gradient_penalty(discriminator, real_images, fake_images, labels=None, epsilon=None,
-                     weight=10.0):
+                     weight=10.0, scale=None):
     """WGAN-GP gradient penalty (Gulrajani et al. 2017, arXiv:1704.00028).
 
         x_hat = epsilon * real + (1 - epsilon) * fake,  epsilon ~ U(0, 1) per sample
@@ -187,6 +195,8 @@ def gradient_penalty(discriminator, real_images, fake_images, labels=None, epsil
         labels: int (batch,) for conditional critics, or None.
         epsilon: float32 (batch, 1, 1, 1) in [0, 1]; None draws it (unseeded).
         weight: lambda, 10 in the paper.
+        scale: float32 scalar for the inner backward pass (the loss scale under
+            mixed_float16, see `_input_gradients`), or None.
 
     Returns:
         float32 scalar, >= 0.
@@ -196,12 +206,12 @@ def gradient_penalty(discriminator, real_images, fake_images, labels=None, epsil
     if epsilon is None:
         epsilon = tf.random.uniform([tf.shape(real_images)[0], 1, 1, 1])
     interpolated = epsilon * real_images + (1.0 - epsilon) * fake_images
-    gradients = _input_gradients(discriminator, interpolated, labels)
+    gradients = _input_gradients(discriminator, interpolated, labels, scale)
     norms = tf.sqrt(tf.reduce_sum(tf.square(gradients), axis=[1, 2, 3]) + 1e-12)
     return weight * tf.reduce_mean(tf.square(norms - 1.0))
 
 
-def r1_penalty(discriminator, real_images, labels=None, gamma=10.0):
+def r1_penalty(discriminator, real_images, labels=None, gamma=10.0, scale=None):
     """R1 regulariser (Mescheder et al. 2018, arXiv:1801.04406).
 
         penalty = gamma / 2 * mean(|grad_x D(x)|_2^2) over real images x
@@ -213,11 +223,12 @@ def r1_penalty(discriminator, real_images, labels=None, gamma=10.0):
         real_images: float32 (batch, H, W, C).
         labels: int (batch,) or None.
         gamma: weight; 10 is common for 64x64 and smaller images.
+        scale: as for `gradient_penalty`.
 
     Returns:
         float32 scalar, >= 0.
     """
-    gradients = _input_gradients(discriminator, real_images, labels)
+    gradients = _input_gradients(discriminator, real_images, labels, scale)
     return 0.5 * gamma * tf.reduce_mean(tf.reduce_sum(tf.square(gradients), axis=[1, 2, 3]))
 
 

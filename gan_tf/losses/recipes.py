@@ -45,12 +45,15 @@ class Regularizer:
     `GAN.discriminator_step` calls `regularizer(discriminator, real_images,
     fake_images, labels, seed=..., step=...)` where `seed` is an int32 (2,) tensor for
     the regulariser's own randomness and `step` the discriminator's update count.
+    Under mixed_float16 it passes `scale=` too, the discriminator optimizer's loss
+    scale, for the inner backward pass of a penalty on input gradients (float16
+    flushes small gradients to zero without it).
     """
 
     name = None
 
     def __call__(self, discriminator, real_images, fake_images, labels=None, seed=None,
-                 step=None):
+                 step=None, scale=None):
         raise NotImplementedError
 
     def get_config(self):
@@ -73,12 +76,12 @@ class GradientPenalty(Regularizer):
         self.weight = float(weight)
 
     def __call__(self, discriminator, real_images, fake_images, labels=None, seed=None,
-                 step=None):
+                 step=None, scale=None):
         epsilon = None
         if seed is not None:
             epsilon = noise.sample((tf.shape(real_images)[0], 1, 1, 1), seed, "uniform01")
         return gradient_penalty(discriminator, real_images, fake_images, labels,
-                                epsilon=epsilon, weight=self.weight)
+                                epsilon=epsilon, weight=self.weight, scale=scale)
 
     def get_config(self):
         return {"weight": self.weight}
@@ -105,12 +108,13 @@ class R1(Regularizer):
         self.every = int(every)
 
     def __call__(self, discriminator, real_images, fake_images, labels=None, seed=None,
-                 step=None):
+                 step=None, scale=None):
         if self.every == 1 or step is None:
-            return r1_penalty(discriminator, real_images, labels, self.gamma)
+            return r1_penalty(discriminator, real_images, labels, self.gamma, scale)
         return tf.cond(
             tf.equal(tf.math.floormod(tf.cast(step, tf.int64), self.every), 0),
-            lambda: self.every * r1_penalty(discriminator, real_images, labels, self.gamma),
+            lambda: self.every * r1_penalty(discriminator, real_images, labels, self.gamma,
+                                            scale),
             lambda: tf.constant(0.0))
 
     def get_config(self):
