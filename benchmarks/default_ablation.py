@@ -36,10 +36,23 @@ BEFORE = {"model.generator": {"base_channels": 32}, "model.discriminator": {
     "data.batch_size": 64, "train.g_lr": 5e-4, "train.d_lr": 5e-4, "train.beta_1": 0.5,
     "train.precision": "auto", "train.steps_per_execution": 1}
 
-VARIANTS = {
-    "default": {},
+K3 = {"model.generator": {"base_channels": 32, "kernel_size": 3},
+      "model.discriminator": {"base_channels": 32, "kernel_size": 3}}
+
+# Screening, from BEFORE: one or two changes each.
+SCREENING = {
     "before": BEFORE,
+    "before+ema": {**BEFORE, "model.ema_decay": 0.999},
+    "k3+ema": {**BEFORE, **K3, "model.ema_decay": 0.999},
+    "k3+ema+lr2e-4": {**BEFORE, **K3, "model.ema_decay": 0.999, "train.g_lr": 2e-4,
+                      "train.d_lr": 2e-4},
+    "k3+ema+translation": {**BEFORE, **K3, "model.ema_decay": 0.999,
+                           "model.augment": "translation"},
+    "base16+ema": {**BEFORE, "model.generator": {"base_channels": 16},
+                   "model.discriminator": {"base_channels": 16}, "model.ema_decay": 0.999},
 }
+
+VARIANTS = {"default": {}, **SCREENING}
 
 
 def parse_extra(items):

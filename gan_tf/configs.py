@@ -311,6 +311,18 @@ def _default():
         train=TrainConfig(epochs=25, g_lr=5e-4, d_lr=5e-4, beta_1=0.5, precision="auto"))
 
 
+def _dcgan32():
+    # The base of the loss variants, cgan, infogan and stylegan: DCGAN base 32 on the
+    # bundled digits, Adam 5e-4 (0.5), batch 64, 25 epochs (the default preset's recipe
+    # before its tuning for quality per minute, docs/performance.md).
+    return Config(
+        preset="dcgan32",
+        data=DataConfig(name="mnist_sample", batch_size=64),
+        model=ModelConfig(family="dcgan", generator={"base_channels": 32},
+                          discriminator={"base_channels": 32}),
+        train=TrainConfig(epochs=25, g_lr=5e-4, d_lr=5e-4, beta_1=0.5, precision="auto"))
+
+
 def _tutorial_000():
     # Seed 000 names layer kinds, not sizes: the widths, the hidden activations, the
     # pooling and the dropout rate are chosen here (docs/fidelity.md, tutorial 000).
@@ -449,8 +461,8 @@ def _tutorial_004():
 
 
 def _variant(name, **train):
-    """The default preset (DCGAN base 32 on mnist_sample) with another loss recipe."""
-    base = _default()
+    """DCGAN base 32 on mnist_sample (`_dcgan32`) with another loss recipe."""
+    base = _dcgan32()
     critic = {"base_channels": 32, "dropout": 0.0}  # no BN, no dropout in a critic
     return Config(preset=name, data=base.data,
                   model=dataclasses.replace(base.model, discriminator=critic),
@@ -482,8 +494,8 @@ def _lsgan():
 
 
 def _cgan():
-    # Tutorial 001's cGAN: the default's recipe with class-conditional models.
-    base = _default()
+    # Tutorial 001's cGAN: the DCGAN base 32 recipe with class-conditional models.
+    base = _dcgan32()
     body = {"body_kwargs": {"base_channels": 32}}
     return Config(preset="cgan", data=base.data, train=base.train,
                   model=dataclasses.replace(base.model, family="conditional",
@@ -493,7 +505,7 @@ def _cgan():
 def _infogan():
     # Tutorial 003's InfoGAN (Chen et al. 2016, MNIST): 62 noise + 10 categorical + 2
     # continuous codes, a Q head sharing D's body, lambda 1.
-    base = _default()
+    base = _dcgan32()
     return Config(
         preset="infogan", data=base.data,
         model=dataclasses.replace(
@@ -507,7 +519,7 @@ def _infogan():
 def _stylegan():
     # Karras et al. 2020 / StyleGAN2-ADA's small-data setup (CIFAR-10: lr 2.5e-3, batch
     # 64, gamma 0.01, 2 mapping layers), scaled down to 28x28 digits on 2 CPU cores.
-    base = _default()
+    base = _dcgan32()
     return Config(
         preset="stylegan", data=base.data,
         model=ModelConfig(family="stylegan", latent_dim=128, ema_decay=0.995,
