@@ -9,10 +9,11 @@ Every recipe is Keras layers, a `tf.function` train step with `GradientTape`s an
                       256-1 (Linear -> LeakyReLU -> Dropout 0.3), BCE, Adam 2e-4 (0.5,
                       0.999), batch 64. Its loop: one batch of fakes `gen_imgs`, a D step
                       on `gen_imgs.detach()` with d_loss = 0.5 (real + fake), then a G step
-                      on the same `gen_imgs` through the updated D. With the fixes of
-                      docs/fidelity.md (N(0, 0.02) Linear init and N(1, 0.02) BN scale as
-                      its `weights_init` intends, LeakyReLU slope 0.2, z drawn every
-                      step); BatchNorm1d's PyTorch defaults (momentum 0.1, eps 1e-5).
+                      on the same `gen_imgs` through the updated D. As its code runs
+                      (the `tutorial_002` preset, docs/fidelity.md): LeakyReLU slope
+                      0.01, PyTorch's default Linear init (its `weights_init` matches no
+                      layer of these networks), BatchNorm1d's defaults (momentum 0.1, eps
+                      1e-5); z drawn every step (its one fix).
     tutorial_002_ema  the same, sampling from an exponential moving average of G's
                       weights (decay 0.999; BN statistics are G's own).
     tf_dcgan          the TensorFlow DCGAN tutorial (tensorflow.org/tutorials/generative/
@@ -42,24 +43,46 @@ def _normal(stddev, mean=0.0):
     return keras.initializers.RandomNormal(mean, stddev)
 
 
+def _pytorch_uniform(fan_in):
+    """PyTorch's nn.Linear default for weights and biases: U(+-1/sqrt(fan_in))."""
+    import keras
+
+    bound = fan_in ** -0.5
+    return keras.initializers.RandomUniform(-bound, bound)
+
+
+def _linear(width, fan_in):
+    import keras
+
+    init = _pytorch_uniform(fan_in)
+    return keras.layers.Dense(width, kernel_initializer=init, bias_initializer=init)
+
+
 def _mlp_002():
+    # The tutorial's code: nn.LeakyReLU() (slope 0.01), PyTorch's default Linear init
+    # (its weights_init touches only Conv and BatchNorm2d layers, none of which exist
+    # here), BatchNorm1d's defaults (momentum 0.1, eps 1e-5, scale 1).
     import keras
 
     layers = keras.layers
     generator = keras.Sequential([keras.Input((LATENT_DIM,))])
+    fan_in = LATENT_DIM
     for width in (256, 512, 1024):
-        generator.add(layers.Dense(width, kernel_initializer=_normal(0.02)))
-        generator.add(layers.LeakyReLU(0.2))
-        generator.add(layers.BatchNormalization(  # PyTorch's BatchNorm1d defaults
-            momentum=0.9, epsilon=1e-5, gamma_initializer=_normal(0.02, 1.0)))
-    generator.add(layers.Dense(784, activation="tanh", kernel_initializer=_normal(0.02)))
+        generator.add(_linear(width, fan_in))
+        generator.add(layers.LeakyReLU(0.01))
+        generator.add(layers.BatchNormalization(momentum=0.9, epsilon=1e-5))
+        fan_in = width
+    generator.add(_linear(784, fan_in))
+    generator.add(layers.Activation("tanh"))
     generator.add(layers.Reshape((28, 28, 1)))
     discriminator = keras.Sequential([keras.Input((28, 28, 1)), layers.Flatten()])
+    fan_in = 784
     for width in (512, 256):
-        discriminator.add(layers.Dense(width, kernel_initializer=_normal(0.02)))
-        discriminator.add(layers.LeakyReLU(0.2))
+        discriminator.add(_linear(width, fan_in))
+        discriminator.add(layers.LeakyReLU(0.01))
         discriminator.add(layers.Dropout(0.3))
-    discriminator.add(layers.Dense(1, kernel_initializer=_normal(0.02)))
+        fan_in = width
+    discriminator.add(_linear(1, fan_in))
     return generator, discriminator
 
 
