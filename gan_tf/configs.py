@@ -304,13 +304,34 @@ def fields():
 
 
 def _default():
+    # Chosen for image quality per minute on a 2-core CPU (docs/performance.md, "Quality
+    # per minute"): tutorial 002's MLP pair (the fastest networks per image there; DCGANs
+    # of 32 base channels trained half as many images and scored worse) with N(0, 0.02)
+    # init, LeakyReLU 0.2 and BatchNorm momentum 0.9 / epsilon 1e-5 (PyTorch's), sampled
+    # from an EMA of G (decay 0.999: over 10,000 steps fit in 5 minutes, the average
+    # spans the last ~1,000). Training stops after 5 minutes (--train_minutes); an
+    # "epoch" is 700 steps (about 5 passes over the 9,003 digits), so that grids and
+    # checkpoints come every several seconds rather than after every pass.
     return Config(
         preset="default",
         data=DataConfig(name="mnist_sample", batch_size=64),
+        model=ModelConfig(family="mlp", generator={"bn_momentum": 0.9, "bn_epsilon": 1e-5},
+                          ema_decay=0.999),
+        # "auto": bf16 on CPUs with AVX-512 BF16 / AMX and GPUs of compute capability
+        # >= 8.0, fp16 on 7.x, else float32 (docs/performance.md, "Precision").
+        train=TrainConfig(epochs=100, steps_per_epoch=700, train_minutes=5.0, g_lr=2e-4,
+                          d_lr=2e-4, beta_1=0.5, precision="auto"))
+
+
+def _dcgan32():
+    # The base of the loss variants, cgan, infogan and stylegan: DCGAN base 32 on the
+    # bundled digits, Adam 5e-4 (0.5), batch 64, 25 epochs (the default preset's recipe
+    # before its tuning for quality per minute, docs/performance.md).
+    return Config(
+        preset="dcgan32",
+        data=DataConfig(name="mnist_sample", batch_size=64),
         model=ModelConfig(family="dcgan", generator={"base_channels": 32},
                           discriminator={"base_channels": 32}),
-        # "auto": bf16 on CPUs with AVX-512 BF16 (1.4x here), fp16 on tensor-core GPUs;
-        # the same FID (docs/performance.md, "Precision").
         train=TrainConfig(epochs=25, g_lr=5e-4, d_lr=5e-4, beta_1=0.5, precision="auto"))
 
 
@@ -452,8 +473,8 @@ def _tutorial_004():
 
 
 def _variant(name, **train):
-    """The default preset (DCGAN base 32 on mnist_sample) with another loss recipe."""
-    base = _default()
+    """DCGAN base 32 on mnist_sample (`_dcgan32`) with another loss recipe."""
+    base = _dcgan32()
     critic = {"base_channels": 32, "dropout": 0.0}  # no BN, no dropout in a critic
     return Config(preset=name, data=base.data,
                   model=dataclasses.replace(base.model, discriminator=critic),
@@ -485,8 +506,8 @@ def _lsgan():
 
 
 def _cgan():
-    # Tutorial 001's cGAN: the default's recipe with class-conditional models.
-    base = _default()
+    # Tutorial 001's cGAN: the DCGAN base 32 recipe with class-conditional models.
+    base = _dcgan32()
     body = {"body_kwargs": {"base_channels": 32}}
     return Config(preset="cgan", data=base.data, train=base.train,
                   model=dataclasses.replace(base.model, family="conditional",
@@ -496,7 +517,7 @@ def _cgan():
 def _infogan():
     # Tutorial 003's InfoGAN (Chen et al. 2016, MNIST): 62 noise + 10 categorical + 2
     # continuous codes, a Q head sharing D's body, lambda 1.
-    base = _default()
+    base = _dcgan32()
     return Config(
         preset="infogan", data=base.data,
         model=dataclasses.replace(
@@ -510,7 +531,7 @@ def _infogan():
 def _stylegan():
     # Karras et al. 2020 / StyleGAN2-ADA's small-data setup (CIFAR-10: lr 2.5e-3, batch
     # 64, gamma 0.01, 2 mapping layers), scaled down to 28x28 digits on 2 CPU cores.
-    base = _default()
+    base = _dcgan32()
     return Config(
         preset="stylegan", data=base.data,
         model=ModelConfig(family="stylegan", latent_dim=128, ema_decay=0.995,

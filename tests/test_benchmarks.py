@@ -87,3 +87,60 @@ def test_torch_benchmark_end_to_end(tmp_path):
     rows = torch_mlp.main(["--steps=2", "--repeats=1", "--spe=1", "--threads=1",
                            f"--json={tmp_path / 'bench.json'}"])
     assert [row["loop"] for row in rows] == ["torch", "gan_tf spe=1"]
+
+
+import numpy as np  # noqa: E402
+
+import default_ablation  # noqa: E402
+import quality_per_minute  # noqa: E402
+import tutorial_loops  # noqa: E402
+
+
+@pytest.mark.parametrize("recipe", [
+    "tutorial_004", *[pytest.param(r, marks=pytest.mark.slow)
+                      for r in sorted(tutorial_loops.RECIPES) if r != "tutorial_004"]])
+def test_tutorial_loop_trains_to_each_budget_and_samples(recipe):
+    images = np.random.default_rng(0).uniform(-1, 1, (300, 28, 28, 1)).astype(np.float32)
+    seen = []
+
+    def on_budget(loop, budget_s, stats):
+        samples = loop.sample(np.zeros((3, tutorial_loops.LATENT_DIM), np.float32))
+        assert samples.shape == (3, 28, 28, 1) and np.abs(samples).max() <= 1
+        seen.append((budget_s, stats["steps"]))
+
+    # Budgets so small that each is reached after one step: the callback runs at both,
+    # in order, and training stops after the last.
+    tutorial_loops.train(recipe, images, [1e-9, 2e-9], on_budget, clock_kind="cpu")
+    assert [b for b, _ in seen] == [1e-9, 2e-9] and seen[0][1] == 1 and seen[1][1] == 2
+
+
+def test_ema_recipe_samples_from_the_average():
+    loop = tutorial_loops.Loop("tutorial_002_ema")
+    before = loop.generator.trainable_variables[0].numpy()
+    loop.train_step(np.zeros((64, 28, 28, 1), np.float32))
+    after = loop.generator.trainable_variables[0].numpy()
+    # The average starts at G's initial weights and moves 1 - 0.999 of the way.
+    assert not np.allclose(before, after)
+    np.testing.assert_allclose(loop.ema.trainable_variables[0].numpy(),
+                               0.999 * before + 0.001 * after, atol=1e-7)
+    with pytest.raises(ValueError, match="unknown recipe"):
+        tutorial_loops.Loop("tutorial_005")
+
+
+def _row(recipe, minutes, fid):
+    space = {"fid": fid, "precision": 0.8, "recall": 0.7, "min_class_share": 0.09,
+             "class_counts": [500] * 10}
+    return {"dataset": "mnist_sample", "recipe": recipe, "minutes": minutes,
+            "images": 1000, "bundled": space, "judge": space, "variant": recipe,
+            "cpu_minutes": minutes, "seed": 0}
+
+
+def test_quality_table_plot_and_ablation_summary(tmp_path, capsys):
+    rows = [_row("default", 3, 4.0), _row("default", 5, 3.0), _row("tf_dcgan", 3, 60.0)]
+    quality_per_minute.print_table(rows)
+    assert "| mnist_sample | default | 5 | 1,000 | 3.00 | 3.00 | 9.0 % |" in \
+        capsys.readouterr().out
+    quality_per_minute.plot(rows, str(tmp_path / "plot.png"))
+    assert (tmp_path / "plot.png").stat().st_size > 0
+    table = default_ablation.summarise(rows + [{**_row("default", 3, 6.0), "seed": 1}])
+    assert "| default | 3 | 2 | 1,000 | 5.00 (4.00-6.00) |" in table
