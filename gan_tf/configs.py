@@ -775,9 +775,11 @@ def _lists_to_tuples(value):
 
 
 def quick(config):
-    """Shrinks any config to run in seconds: 2 epochs of 3 steps, batch 16, 16 samples."""
+    """Shrinks any config to run in seconds: 2 epochs of 3 steps, batch 16, 16 samples,
+    one step per execution (so that per-step callbacks see every step)."""
     return override(config, **{
         "train.epochs": 2, "train.steps_per_epoch": 3, "train.train_minutes": None,
+        "train.steps_per_execution": 1,
         "data.batch_size": min(config.data.batch_size, 16),
         "callbacks.num_samples": 16})
 

@@ -207,7 +207,8 @@ def test_nan_rolls_back_with_lower_learning_rates(tmp_path, caplog):
                                    extra_callbacks=[poison])
     assert poison.done
     assert gan.train_steps == 9
-    np.testing.assert_allclose(float(gan.g_optimizer.learning_rate.numpy()), 5e-4 * 0.25,
+    np.testing.assert_allclose(float(gan.g_optimizer.learning_rate.numpy()),
+                               configs.get().train.g_lr * 0.25,
                                rtol=1e-6)
     assert callbacks.weights_are_finite(gan)
     history = json.load(open(tmp_path / "history.json"))
