@@ -21,6 +21,7 @@ Every config field has one generic spelling, `--set=section.field=value` (or
 """
 
 import os
+import signal
 import sys
 import typing
 
@@ -233,7 +234,13 @@ def _report_interrupted(interrupted, flag_values):
 
 def run(argv=None):
     """The console entry point: `main`, then exit with its status."""
-    sys.exit(main(argv))
+    status = main(argv)
+    # The run is over and its files are written: a signal now would only kill Python's
+    # and TensorFlow's teardown (Python resets its own handlers to the defaults there,
+    # so the process would die of the signal without a word; it keeps SIG_IGN).
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_IGN)
+    sys.exit(status)
 
 
 def build_gan(config, image_shape=None, image_shape_b=None):

@@ -933,6 +933,19 @@ def test_signals_at_random_moments_and_in_saves(long_reference, tmp_path):
     assert os.listdir(tmpdir) == [] and temporaries(workdir) == []
 
 
+@pytest.mark.slow
+def test_a_signal_after_the_run_ended_changes_nothing(copy_of):
+    """A signal during Python's teardown (the run said it is done): exit 0, not a
+    death by the signal (Python resets its handlers to the defaults there)."""
+    workdir = copy_of()
+    run = Run(workdir, base=[*QUICK, "--seed=3"])  # the finished run's command
+    assert wait_for(lambda: "already trained" in open(run.err_path).read(), run)
+    time.sleep(0.1)
+    run.signal(signal.SIGINT)
+    status, err = run.wait()
+    assert status == 0, err[-3000:]
+
+
 # -- kill -9 at each phase (slow) ---------------------------------------------------------------
 
 # (phase, GAN_TF_FAULT (action kill) or ("time", seconds), whether a temporary file
