@@ -203,6 +203,7 @@ def test_config_steps_per_execution_takes_auto_or_an_integer():
 def test_the_run_passes_its_step_intervals_to_the_model(tmp_path):
     config = configs.override(configs.quick(configs.get("tutorial_004")), **{
         "data.name": "mnist_sample", "train.steps_per_epoch": 6,
+        "train.steps_per_execution": "auto",  # quick() runs one step per execution
         "callbacks.checkpoint_every_steps": 4, "callbacks.sample_every_steps": 6})
     gan = train_lib.train_and_evaluate(config, str(tmp_path), verbose=0)
     assert gan.step_intervals == (4, 6)
