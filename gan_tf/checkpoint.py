@@ -439,6 +439,15 @@ class Checkpoint(keras.callbacks.Callback):
         self._epoch = 0
         self._last_batch = -1
 
+    @property
+    def state(self):
+        return self._state
+
+    @state.setter
+    def state(self, value):
+        # A new state (a rollback's restored one) trains its steps again: save them.
+        self._state, self._saved_step = value, None
+
     def on_train_begin(self, logs=None):
         if not self.state.steps_per_epoch:
             self.state.steps_per_epoch = int(self.steps_per_epoch or
@@ -458,8 +467,8 @@ class Checkpoint(keras.callbacks.Callback):
         self.save_now()
 
     def on_epoch_end(self, epoch, logs=None):
-        if not self.should_save():
-            return
+        # Every worker of a multi-worker run keeps the state (and reads the running
+        # means, a collective) the same way; only the chief writes (`should_save`).
         state = self.state
         state.step = self.model.train_steps
         state.epoch = epoch + (0 if state.partial else 1)
@@ -471,7 +480,7 @@ class Checkpoint(keras.callbacks.Callback):
         """Saves the current step (inside an epoch: with its running means); returns
         the path, or that of the checkpoint already holding this step."""
         state = self.state
-        if self.last_path and self._saved_step == self.model.train_steps:
+        if self._saved_step == self.model.train_steps:  # handled (saved on the chief)
             return self.last_path
         state.step = self.model.train_steps
         state.epoch = state.step // state.steps_per_epoch if state.steps_per_epoch else \
@@ -481,14 +490,16 @@ class Checkpoint(keras.callbacks.Callback):
             # Stopped between an epoch's last step and its end: the row from its means.
             state.record_epoch(state.epoch, {**epoch_means(self.model),
                                              "rollbacks": float(state.rollbacks)})
-        if self.should_save():
-            self._save()
+        self._save()
         return self.last_path
 
     def _save(self):
+        self._saved_step = self.state.step  # a retry would skip (or not write) it again
+        if not self.should_save():
+            return
         path = self.manager.save(self.model, self.state)
         if path is not None:
-            self.last_path, self._saved_step = path, self.state.step
+            self.last_path = path
             if self.history_path:
                 write_history(self.history_path, self.state.history, self.plot_path)
 
