@@ -4,6 +4,8 @@ training time, judged in two feature spaces.
     python benchmarks/quality_per_minute.py                     # the whole table (~2 h 20)
     python benchmarks/quality_per_minute.py --datasets=mnist_sample --minutes=0.5,1 \
         --out=/tmp/qpm --json= --plot=                          # a short check
+    python benchmarks/quality_per_minute.py --report_since='2026-12-03 15:00'
+                                          # table + plot of the runs recorded since then
 
 Recipes, each trained in a fresh process:
 
@@ -296,6 +298,24 @@ def plot(rows, path):
     print(f"wrote {path}")
 
 
+def report(args):
+    """The table and plot of the rows in args.json recorded since args.report_since."""
+    rows = {}
+    with open(args.json) as f:
+        for record in map(json.loads, f):
+            if record["clock"] == args.clock and record["time"] >= args.report_since:
+                rows.update({(r["dataset"], r["recipe"], r["minutes"]): r
+                             for r in record["rows"]})
+    if not rows:
+        sys.exit(f"no {args.clock}-clock records in {args.json} since {args.report_since}")
+    ordered = [rows[key] for key in sorted(rows, key=lambda k: (
+        k[0] != "mnist_sample", RECIPES.index(k[1]), k[2]))]
+    print_table(ordered)
+    if args.plot:
+        plot(ordered, args.plot)
+    return ordered
+
+
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", default="mnist_sample,fashion_mnist")
@@ -310,6 +330,10 @@ def parse_args(argv):
                         help="append the results here ('' for none)")
     parser.add_argument("--plot", default=os.path.join(ROOT, "docs", "images",
                                                        "quality_per_minute.png"))
+    parser.add_argument("--report_since", metavar="'YYYY-MM-DD HH:MM'",
+                        help="train nothing: print the table and draw the plot from the "
+                             "--json records of this --clock written since then (a later "
+                             "row of the same data, recipe and minutes replaces one before)")
     # worker mode (internal)
     parser.add_argument("--worker", choices=("loop", "preset"), help=argparse.SUPPRESS)
     parser.add_argument("--recipe", help=argparse.SUPPRESS)
@@ -339,6 +363,8 @@ def main(argv=None):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if args.worker:
         return worker_main(args)
+    if args.report_since:
+        return report(args)
     minutes = [float(m) for m in args.minutes.split(",")]
     recipes = args.recipes.split(",")
     unknown = [r for r in recipes if r not in RECIPES] + [

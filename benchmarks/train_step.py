@@ -12,7 +12,7 @@ non-saturating BCE:
     tf_tutorial  the tutorial's `train_step` exactly (one batch of noise, both tapes
                  open at once, both models updated from the same forward pass) under
                  `tf.function`, called by its `for image_batch in dataset` loop,
-                 float32. Per image 3 F_G + 7 F_D FLOPs (F_G, F_D: forward FLOPs).
+                 float32: tutorial_loops.Loop("tf_dcgan") on these models. Per image 3 F_G + 7 F_D FLOPs (F_G, F_D: forward FLOPs).
     gan_fit      `GAN.fit` on the same pair and recipe, built from the `tutorial_003`
                  preset with the tutorial's loss, float32, steps_per_execution "auto":
                  D step on the stopped-gradient fakes, G step through the updated D on
@@ -26,7 +26,8 @@ Group `mlp`: tutorial 002's MLP GAN (G 100-256-512-1024-784, D 784-512-256-1), b
     t002_plain   tutorial 002's step written in plain TensorFlow: a `tf.function` with
                  one generator forward, the D step on its stopped-gradient fakes with
                  d_loss = 0.5 (real + fake), the G step through the updated D on the
-                 same fakes; a Python `for images in dataset` loop; float32.
+                 same fakes; a Python `for images in dataset` loop; float32:
+                 tutorial_loops.Loop("tutorial_002") on the preset's models.
     t002_preset  the `tutorial_002` preset through `GAN.fit` at its default settings
                  (float32, steps_per_execution "auto").
     torch        tutorial 002's own PyTorch code (benchmarks/torch_mlp.py), when
@@ -140,72 +141,13 @@ def python_loop_runner(step, dataset, last):
     return run
 
 
-def tf_tutorial_runner(generator, discriminator, dataset, latent_dim=100):
-    """The TensorFlow DCGAN tutorial's train_step and loop, on these models."""
-    import keras
-    import tensorflow as tf
+def tutorial_runner(recipe, generator, discriminator, dataset):
+    """A tutorial's own step and `for` loop (benchmarks/tutorial_loops.py, recipe
+    "tf_dcgan" or "tutorial_002") training these models."""
+    import tutorial_loops
 
-    cross_entropy = keras.losses.BinaryCrossentropy(from_logits=True)
-    generator_optimizer = keras.optimizers.Adam(1e-4)
-    discriminator_optimizer = keras.optimizers.Adam(1e-4)
-
-    def discriminator_loss(real_output, fake_output):
-        real_loss = cross_entropy(tf.ones_like(real_output), real_output)
-        fake_loss = cross_entropy(tf.zeros_like(fake_output), fake_output)
-        return real_loss + fake_loss
-
-    def generator_loss(fake_output):
-        return cross_entropy(tf.ones_like(fake_output), fake_output)
-
-    @tf.function
-    def train_step(images):
-        noise = tf.random.normal([tf.shape(images)[0], latent_dim])
-        with tf.GradientTape() as gen_tape, tf.GradientTape() as disc_tape:
-            generated_images = generator(noise, training=True)
-            real_output = discriminator(images, training=True)
-            fake_output = discriminator(generated_images, training=True)
-            gen_loss = generator_loss(fake_output)
-            disc_loss = discriminator_loss(real_output, fake_output)
-        gradients_of_generator = gen_tape.gradient(gen_loss, generator.trainable_variables)
-        gradients_of_discriminator = disc_tape.gradient(
-            disc_loss, discriminator.trainable_variables)
-        generator_optimizer.apply_gradients(
-            zip(gradients_of_generator, generator.trainable_variables))
-        discriminator_optimizer.apply_gradients(
-            zip(gradients_of_discriminator, discriminator.trainable_variables))
-
-    return python_loop_runner(train_step, dataset, generator_optimizer.iterations)
-
-
-def t002_plain_runner(generator, discriminator, dataset, latent_dim=100):
-    """Tutorial 002's step (PyTorch order: D on detached fakes, then G through the
-    updated D on the same fakes) as a user writes it in plain TensorFlow."""
-    import keras
-    import tensorflow as tf
-
-    bce = keras.losses.BinaryCrossentropy(from_logits=True)
-    optimizer_g = keras.optimizers.Adam(2e-4, beta_1=0.5, beta_2=0.999)
-    optimizer_d = keras.optimizers.Adam(2e-4, beta_1=0.5, beta_2=0.999)
-
-    @tf.function
-    def train_step(imgs):
-        batch = tf.shape(imgs)[0]
-        valid, fake = tf.ones([batch, 1]), tf.zeros([batch, 1])
-        with tf.GradientTape() as g_tape:
-            gen_imgs = generator(tf.random.normal([batch, latent_dim]), training=True)
-            with g_tape.stop_recording(), tf.GradientTape() as d_tape:
-                real_loss = bce(valid, discriminator(imgs, training=True))
-                fake_loss = bce(fake, discriminator(tf.stop_gradient(gen_imgs),
-                                                    training=True))
-                d_loss = 0.5 * (real_loss + fake_loss)
-            d_variables = discriminator.trainable_variables
-            optimizer_d.apply_gradients(zip(d_tape.gradient(d_loss, d_variables),
-                                            d_variables))
-            g_loss = bce(valid, discriminator(gen_imgs, training=True))
-        g_variables = generator.trainable_variables
-        optimizer_g.apply_gradients(zip(g_tape.gradient(g_loss, g_variables), g_variables))
-
-    return python_loop_runner(train_step, dataset, optimizer_g.iterations)
+    loop = tutorial_loops.Loop(recipe, models=(generator, discriminator))
+    return python_loop_runner(loop.train_step, dataset, loop.g_opt.iterations)
 
 
 def make_loop(name):
@@ -238,9 +180,11 @@ def make_loop(name):
 
         f_g = flops.forward(gan.generator, tf.TensorSpec((1, 100)))
         f_d = flops.forward(gan.discriminator, tf.TensorSpec((1, 28, 28, 1)))
-        return {**loop, "run": tf_tutorial_runner(gan.generator, gan.discriminator, dataset),
+        return {**loop, "run": tutorial_runner("tf_dcgan", gan.generator, gan.discriminator,
+                                               dataset),
                 "flops_per_image": 3 * f_g + 7 * f_d}
-    return {**loop, "run": t002_plain_runner(gan.generator, gan.discriminator, dataset)}
+    return {**loop, "run": tutorial_runner("tutorial_002", gan.generator, gan.discriminator,
+                                           dataset)}
 
 
 def make_preset_loop(name):

@@ -142,7 +142,9 @@ class Loop:
         train_step: tf.function, real images float32 (B, 28, 28, 1) -> (d_loss, g_loss).
     """
 
-    def __init__(self, name, seed=0):
+    def __init__(self, name, seed=0, models=None):
+        """name: a `RECIPES` key; seed: weights and noise; models: (generator,
+        discriminator) to train instead of the recipe's own networks."""
         import keras
         import tensorflow as tf
 
@@ -150,7 +152,7 @@ class Loop:
             raise ValueError(f"unknown recipe {name!r}; choose from {', '.join(RECIPES)}")
         build, self.batch_size, (lr, beta_1), style, d_scale, self.ema_decay = RECIPES[name]
         keras.utils.set_random_seed(seed)
-        self.generator, self.discriminator = build()
+        self.generator, self.discriminator = models or build()
         self.g_opt = keras.optimizers.Adam(lr, beta_1=beta_1)
         self.d_opt = keras.optimizers.Adam(lr, beta_1=beta_1)
         self.ema = None

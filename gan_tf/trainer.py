@@ -18,6 +18,7 @@ exactly the batches, noise and dropout of an uninterrupted one, bit for bit with
 whole flow.
 """
 
+import contextlib
 import dataclasses
 import json
 import shutil
@@ -167,24 +168,13 @@ def _lost(run, error):
 def _monitor():
     active = interrupt.active()
     if active is not None:  # a caller (the CLI) already watches the signals
-        return _Reuse(active)
+        return contextlib.nullcontext(active)
     return interrupt.monitoring()
-
-
-class _Reuse:
-    def __init__(self, monitor):
-        self.monitor = monitor
-
-    def __enter__(self):
-        return self.monitor
-
-    def __exit__(self, *exc_info):
-        return False
 
 
 def _writer_lock(run):
     """The workdir's lock (the chief's: other workers write nothing there)."""
-    return run.workdir.lock() if run.chief else _Reuse(None)
+    return run.workdir.lock() if run.chief else contextlib.nullcontext()
 
 
 # -- Setup: everything that can fail before anything is written ------------------------
