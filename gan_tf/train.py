@@ -26,6 +26,7 @@ import sys
 import typing
 
 from absl import flags
+from absl import logging
 
 from gan_tf import _cli
 from gan_tf import configs
@@ -240,6 +241,17 @@ def run(argv=None):
     # so the process would die of the signal without a word; it keeps SIG_IGN).
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, signal.SIG_IGN)
+    if not os.environ.get("TF_CONFIG"):
+        # Every file is written and closed, and there is nothing left to clean up.
+        # Python's teardown could still wait up to tens of seconds on tf.data's
+        # threads while it frees the training iterator (docs/performance.md, "The
+        # default command, wall clock"), so a single process ends here. A worker of a
+        # multi-worker run (TF_CONFIG) exits through the teardown, which also shuts
+        # down its part of TensorFlow's coordination service.
+        logging.flush()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
     sys.exit(status)
 
 

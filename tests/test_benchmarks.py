@@ -144,3 +144,21 @@ def test_quality_table_plot_and_ablation_summary(tmp_path, capsys):
     assert (tmp_path / "plot.png").stat().st_size > 0
     table = default_ablation.summarise(rows + [{**_row("default", 3, 6.0), "seed": 1}])
     assert "| default | 3 | 2 | 1,000 | 5.00 (4.00-6.00) |" in table
+
+
+def test_quality_report_merges_the_records_since_a_time(tmp_path, capsys):
+    path = tmp_path / "q.json"
+    records = [("2026-01-01 10:00", "wall", [_row("default", 5, 9.0)]),  # too old
+               ("2026-01-02 10:00", "wall", [_row("tf_dcgan", 3, 60.0), _row("default", 5, 4.0)]),
+               ("2026-01-02 11:00", "cpu", [_row("default", 3, 1.0)]),  # other clock
+               ("2026-01-02 12:00", "wall", [_row("default", 5, 3.0), _row("default", 3, 5.0)])]
+    path.write_text("".join(json.dumps({"time": t, "clock": c, "rows": rows}) + "\n"
+                            for t, c, rows in records))
+    rows = quality_per_minute.main([f"--json={path}", "--report_since=2026-01-02 00:00",
+                                    f"--plot={tmp_path / 'plot.png'}"])
+    # default first, by minutes; the later 5-minute row replaced the earlier one
+    assert [(r["recipe"], r["minutes"], r["judge"]["fid"]) for r in rows] == [
+        ("default", 3, 5.0), ("default", 5, 3.0), ("tf_dcgan", 3, 60.0)]
+    assert (tmp_path / "plot.png").stat().st_size > 0
+    with pytest.raises(SystemExit, match="no wall-clock records"):
+        quality_per_minute.main([f"--json={path}", "--report_since=2027-01-01 00:00"])

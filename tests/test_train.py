@@ -177,6 +177,42 @@ def test_module_entry_point_in_a_subprocess(tmp_path):
     assert not (tmp_path / "runs").exists()
 
 
+class _Exited(Exception):
+    pass
+
+
+@pytest.mark.parametrize("tf_config", [None, '{"cluster": {}}'])
+def test_run_skips_the_teardown_of_a_single_process(monkeypatch, capsys, tf_config):
+    """A single process ends with os._exit (Python's teardown can wait on tf.data's
+    threads); a worker of a multi-worker run (TF_CONFIG) exits through sys.exit."""
+    import signal
+
+    ended = []
+
+    def fake_exit(status):
+        ended.append(status)
+        raise _Exited()
+
+    monkeypatch.setattr(train, "main", lambda argv=None: print("done: here") or 3)
+    monkeypatch.setattr(train.os, "_exit", fake_exit)
+    if tf_config:
+        monkeypatch.setenv("TF_CONFIG", tf_config)
+    else:
+        monkeypatch.delenv("TF_CONFIG", raising=False)
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with pytest.raises((_Exited, SystemExit)) as raised:
+            train.run([])
+    finally:  # run() ignores SIGINT/SIGTERM from its end on
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    assert capsys.readouterr().out == "done: here\n"
+    if tf_config:
+        assert raised.type is SystemExit and raised.value.code == 3 and not ended
+    else:
+        assert raised.type is _Exited and ended == [3]
+
+
 @pytest.mark.slow
 def test_training_on_real_digits_moves_samples_towards_them(tmp_path):
     """Three epochs of tutorial 002's MLP GAN on mnist_sample: the generated digits'
