@@ -299,11 +299,13 @@ def plot(rows, path):
 
 
 def report(args):
-    """The table and plot of the rows in args.json recorded since args.report_since."""
+    """The table and plot of the rows in args.json recorded since args.report_since
+    (and until args.report_until, when given)."""
     rows = {}
     with open(args.json) as f:
         for record in map(json.loads, f):
-            if record["clock"] == args.clock and record["time"] >= args.report_since:
+            if (record["clock"] == args.clock and record["time"] >= args.report_since
+                    and (not args.report_until or record["time"] <= args.report_until)):
                 rows.update({(r["dataset"], r["recipe"], r["minutes"]): r
                              for r in record["rows"]})
     if not rows:
@@ -334,6 +336,8 @@ def parse_args(argv):
                         help="train nothing: print the table and draw the plot from the "
                              "--json records of this --clock written since then (a later "
                              "row of the same data, recipe and minutes replaces one before)")
+    parser.add_argument("--report_until", metavar="'YYYY-MM-DD HH:MM'",
+                        help="with --report_since: only the records written until then")
     # worker mode (internal)
     parser.add_argument("--worker", choices=("loop", "preset"), help=argparse.SUPPRESS)
     parser.add_argument("--recipe", help=argparse.SUPPRESS)

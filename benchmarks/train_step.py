@@ -12,7 +12,8 @@ non-saturating BCE:
     tf_tutorial  the tutorial's `train_step` exactly (one batch of noise, both tapes
                  open at once, both models updated from the same forward pass) under
                  `tf.function`, called by its `for image_batch in dataset` loop,
-                 float32: tutorial_loops.Loop("tf_dcgan") on these models. Per image 3 F_G + 7 F_D FLOPs (F_G, F_D: forward FLOPs).
+                 float32: tutorial_loops.Loop("tf_dcgan") on these models. Per
+                 image 3 F_G + 7 F_D FLOPs (F_G, F_D: forward FLOPs).
     gan_fit      `GAN.fit` on the same pair and recipe, built from the `tutorial_003`
                  preset with the tutorial's loss, float32, steps_per_execution "auto":
                  D step on the stopped-gradient fakes, G step through the updated D on

@@ -160,5 +160,9 @@ def test_quality_report_merges_the_records_since_a_time(tmp_path, capsys):
     assert [(r["recipe"], r["minutes"], r["judge"]["fid"]) for r in rows] == [
         ("default", 3, 5.0), ("default", 5, 3.0), ("tf_dcgan", 3, 60.0)]
     assert (tmp_path / "plot.png").stat().st_size > 0
+    until = quality_per_minute.main([f"--json={path}", "--report_since=2026-01-02 00:00",
+                                     "--report_until=2026-01-02 11:30", "--plot="])
+    assert [(r["recipe"], r["minutes"], r["judge"]["fid"]) for r in until] == [
+        ("default", 5, 4.0), ("tf_dcgan", 3, 60.0)]
     with pytest.raises(SystemExit, match="no wall-clock records"):
         quality_per_minute.main([f"--json={path}", "--report_since=2027-01-01 00:00"])
