@@ -166,22 +166,26 @@ def _makedirs_or_oserror(directory):
         raise _as_oserror(error, directory) from error
 
 
+# What TensorFlow's I/O errors say when a disk, not the program, is at fault.
+_IO_FAILURES = {"No space left": errno.ENOSPC, "ENOSPC": errno.ENOSPC,
+                "ermission denied": errno.EACCES, "Read-only file system": errno.EROFS,
+                "Input/output error": errno.EIO, "Disk quota exceeded": errno.EDQUOT}
+
+
+def _errno_in(text):
+    """The errno of the first `_IO_FAILURES` marker in an error's text, or None."""
+    return next((code for marker, code in _IO_FAILURES.items() if marker in text), None)
+
+
 def _as_oserror(error, path):
     """A TensorFlow I/O error as the OSError a local write would raise."""
     text = str(getattr(error, "message", error))
-    code = errno.EIO
-    if "No space left" in text or "ENOSPC" in text:
-        code = errno.ENOSPC
-    elif "ermission denied" in text or isinstance(error, tf.errors.PermissionDeniedError):
-        code = errno.EACCES
+    code = _errno_in(text)
+    if code is None:
+        code = (errno.EACCES if isinstance(error, tf.errors.PermissionDeniedError)
+                else errno.EIO)
     return OSError(code, text.splitlines()[0] if text else os.strerror(code),
                    None if path is None else str(path))
-
-
-# What TensorFlow's I/O errors say when a disk, not the program, is at fault.
-_IO_FAILURES = {"No space left": errno.ENOSPC, "ermission denied": errno.EACCES,
-                "Read-only file system": errno.EROFS, "Input/output error": errno.EIO,
-                "Disk quota exceeded": errno.EDQUOT}
 
 
 def io_error(error):
@@ -193,9 +197,9 @@ def io_error(error):
         return error
     if isinstance(error, tf.errors.OpError):
         text = str(getattr(error, "message", error))
-        for marker, code in _IO_FAILURES.items():
-            if marker in text:
-                return OSError(code, os.strerror(code), _path_in(text))
+        code = _errno_in(text)
+        if code is not None:
+            return OSError(code, os.strerror(code), _path_in(text))
     return None
 
 
