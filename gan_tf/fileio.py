@@ -225,6 +225,18 @@ def remove_temporary(directory):
     return found
 
 
+def process_alive(pid):
+    """Whether process `pid` of this host exists (one of another user counts too): the
+    owner check of a lock or temporary folder that a killed process could not remove."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process
+        return True
+    return True
+
+
 def reason(error):
     """A short human reason for an OSError: "No space left on device" etc."""
     return error.strerror or str(error)

@@ -19,7 +19,6 @@ gan_tf writes (the names above), only in a folder that carries the marker.
 
 import contextlib
 import datetime
-import errno
 import json
 import os
 import re
@@ -359,12 +358,10 @@ def _is_stale(holder):
     if holder.get("host") != socket.gethostname():
         return False
     try:
-        os.kill(int(holder.get("pid", -1)), 0)
-    except OSError as error:
-        return error.errno == errno.ESRCH
+        pid = int(holder.get("pid", -1))
     except (TypeError, ValueError):
         return True
-    return False
+    return not fileio.process_alive(pid)
 
 
 def versions():

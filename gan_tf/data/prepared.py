@@ -16,6 +16,7 @@ import shutil
 import struct
 import tempfile
 
+from gan_tf import fileio
 from gan_tf.data.errors import DataFileError
 
 _TMP_PREFIX = "gan_tf_builder-"  # + pid: whose folder it is ("-": never in mkdtemp's names)
@@ -55,20 +56,10 @@ def remove_orphans(prefix, root=None):
     removed = []
     for name in names:
         pid = name[len(prefix):].split("_", 1)[0]
-        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+        if pid.isdigit() and int(pid) != os.getpid() and not fileio.process_alive(int(pid)):
             shutil.rmtree(os.path.join(root, name), ignore_errors=True)
             removed.append(name)
     return removed
-
-
-def _alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # another user's process
-        return True
-    return True
 
 
 def _unreadable_json(folder):
