@@ -159,6 +159,10 @@ class ModelConfig(_Checked):
     ema_decay: Optional[float] = _field(None, "Sample from an exponential moving average "
                                         "of the generator's weights with this decay "
                                         "(e.g. 0.999).", flag="ema", gt=0, lt=1)
+    ema_rampup: Optional[float] = _field(0.05, "Warm-up of the EMA: its half-life is at "
+                                         "most this fraction of the steps run so far "
+                                         "(StyleGAN2-ADA's ema_rampup); none: a "
+                                         "constant decay from the first step.", gt=0)
     augment: Optional[str] = _field(None, "DiffAugment policy for the discriminator's "
                                     "inputs, e.g. color,translation,cutout.",
                                     flag="augment")

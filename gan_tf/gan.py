@@ -27,6 +27,7 @@ from gan_tf.adversarial import one_iterator_per_fit  # noqa: F401 (public name)
 from gan_tf.adversarial import unpack
 
 LATENT_DISTRIBUTIONS = ("normal", "uniform")
+EMA_RAMPUP = 0.05  # StyleGAN2-ADA's ema_rampup (see ema_decay_at)
 
 
 @keras.saving.register_keras_serializable(package="gan_tf")
@@ -47,6 +48,9 @@ class GAN(AdversarialModel):
             (`conditional = True`), any other model is taken as unconditional.
         ema_decay: keep an exponential moving average of the generator's weights with
             this decay (e.g. 0.999) and sample from it; None disables it.
+        ema_rampup: the EMA's warm-up (`ema_decay_at`): its half-life is at most
+            this fraction of the training steps run so far, so early samples come
+            from recent weights, not initial ones; None: the constant decay.
         augment: DiffAugment policy applied to every discriminator input, e.g.
             "color,translation,cutout" (see gan_tf.augment); None disables it.
 
@@ -62,7 +66,8 @@ class GAN(AdversarialModel):
 
     Raises:
         ValueError: latent_dim <= 0, an unknown latent_distribution or augmentation,
-            ema_decay outside (0, 1), or conditional=False for conditional models.
+            ema_decay outside (0, 1), ema_rampup <= 0, or conditional=False for
+            conditional models.
         TypeError: generator or discriminator is not a Keras model.
     """
 
@@ -70,7 +75,7 @@ class GAN(AdversarialModel):
 
     def __init__(self, generator, discriminator, latent_dim, seed=None,
                  latent_distribution="normal", conditional=None, ema_decay=None,
-                 augment=None, **kwargs):
+                 augment=None, ema_rampup=EMA_RAMPUP, **kwargs):
         super().__init__(**kwargs)
         if int(latent_dim) != latent_dim or latent_dim <= 0:
             raise ValueError(f"latent_dim must be a positive integer, got {latent_dim!r}")
@@ -79,12 +84,15 @@ class GAN(AdversarialModel):
                              f"got {latent_distribution!r}")
         if ema_decay is not None and not 0 < ema_decay < 1:
             raise ValueError(f"ema_decay must be in (0, 1) or None, got {ema_decay!r}")
+        if ema_rampup is not None and not ema_rampup > 0:
+            raise ValueError(f"ema_rampup must be > 0 or None, got {ema_rampup!r}")
         self._set_networks(generator=generator, discriminator=discriminator)
         self.conditional = _conditional(conditional, generator, discriminator)
         self.latent_dim = int(latent_dim)
         self.seed = seed
         self.latent_distribution = latent_distribution
         self.ema_decay = None if ema_decay is None else float(ema_decay)
+        self.ema_rampup = None if ema_rampup is None else float(ema_rampup)
         self.augment = augment_lib.parse_policy(augment)
         self.seed_generator = keras.random.SeedGenerator(seed)
         # The exponential moving average of the generator's weights (Karras et al.
@@ -158,6 +166,7 @@ class GAN(AdversarialModel):
             "latent_dim": self.latent_dim, "seed": self.seed,
             "latent_distribution": self.latent_distribution,
             "conditional": self.conditional, "ema_decay": self.ema_decay,
+            "ema_rampup": self.ema_rampup,
             "augment": ",".join(self.augment) or None})
         return config
 
@@ -256,10 +265,11 @@ class GAN(AdversarialModel):
         return loss
 
     def _update_ema(self):
-        decay = self.ema_decay
+        decay = ema_decay_at(self.ema_decay, self._steps.variable, self.ema_rampup)
         for average, weight in zip(self.ema_generator.weights, self.generator.weights):
             if weight.trainable:
-                average.assign(decay * average + (1.0 - decay) * tf.cast(weight, average.dtype))
+                rate = tf.cast(decay, average.dtype)
+                average.assign(rate * average + (1.0 - rate) * tf.cast(weight, average.dtype))
             else:  # batch-norm statistics follow the generator's
                 average.assign(weight)
 
@@ -470,6 +480,34 @@ class GAN(AdversarialModel):
                 inputs = (latents, tf.math.floormod(tf.range(num), num_classes))
             return tf.cast(generator(inputs, training=False), tf.float32)
         return sample
+
+
+def ema_decay_at(decay, step, rampup=EMA_RAMPUP):
+    """The EMA's decay at training step `step` (0 for the first update), with the
+    warm-up of StyleGAN2-ADA (`ema_rampup`, Karras et al. 2020, arXiv:2006.06676):
+    the average's half-life is at most `rampup` times the steps run so far,
+
+        decay_t = min(decay, 0.5 ** (1 / (rampup * t))),
+
+    so the first update copies the weights (decay 0), and the average spans the
+    last few per cent of the run until it reaches its full half-life,
+    ln 0.5 / ln decay steps (693 for 0.999, from step 13,863 on with rampup 0.05).
+    Without it a decay of 0.999 keeps half of the initial weights for 700 steps.
+
+    Args:
+        decay: float in (0, 1), the final decay.
+        step: int or int64 scalar tensor, training steps run before this update.
+        rampup: float > 0, the half-life as a fraction of the steps run; None: no
+            warm-up (the constant `decay`).
+
+    Returns:
+        float32 scalar tensor.
+    """
+    decay = tf.constant(decay, tf.float32)
+    if rampup is None:
+        return decay
+    half_life = tf.maximum(float(rampup) * tf.cast(step, tf.float32), 1e-8)
+    return tf.minimum(decay, tf.pow(0.5, 1.0 / half_life))
 
 
 def _conditional(conditional, generator, discriminator):

@@ -169,7 +169,7 @@ class LatentTask:
             **{"image_shape": image_shape, **classes, **model.discriminator})
         gan = GAN(generator, discriminator, latent_dim=model.latent_dim, seed=train.seed,
                   latent_distribution=model.latent_distribution, ema_decay=model.ema_decay,
-                  augment=model.augment)
+                  ema_rampup=model.ema_rampup, augment=model.augment)
         loss = losses.get(train.loss, **{**losses.code_arguments(train.loss, generator),
                                         **train.loss_kwargs})
         gan.compile(g_optimizer=build_optimizer(train, train.g_lr),

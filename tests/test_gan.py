@@ -437,11 +437,13 @@ def test_r1_regularizer_is_logged_and_saved(tmp_path):
 
 def test_ema_generator_averages_and_is_used_for_sampling(tmp_path):
     base = small_gan(family="dcgan")
-    gan = gan_tf.GAN(base.generator, base.discriminator, latent_dim=8, seed=0, ema_decay=0.5)
+    gan = gan_tf.GAN(base.generator, base.discriminator, latent_dim=8, seed=0, ema_decay=0.5,
+                     ema_rampup=None)
     gan.compile(keras.optimizers.Adam(1e-2), keras.optimizers.Adam(1e-2))
     before = [w.numpy() for w in gan.ema_generator.trainable_weights or gan.ema_generator.weights]
     gan.fit(image_dataset(8, 8), epochs=1, verbose=0)  # one G step
-    # After one step: ema = 0.5 * old + 0.5 * new, for every trainable weight.
+    # Without the warm-up (ema_rampup=None), ema = 0.5 * old + 0.5 * new after one
+    # step, for every trainable weight.
     for average, old, new, weight in zip(gan.ema_generator.weights, before,
                                          gan.generator.weights, gan.generator.weights):
         if weight.trainable:
@@ -455,6 +457,44 @@ def test_ema_generator_averages_and_is_used_for_sampling(tmp_path):
     gan.save(str(tmp_path / "ema.keras"))
     restored = keras.models.load_model(str(tmp_path / "ema.keras"))
     np.testing.assert_array_equal(restored.generate(latents=latents), gan.generate(latents=latents))
+
+
+def test_ema_decay_warms_up_with_the_step_count():
+    # 0.5 ** (1 / (0.05 t)): 0 at t = 0 (a copy), 0.5 ** 0.2 = 0.8706 at t = 100,
+    # 0.5 ** 0.02 = 0.98623 at t = 1000, then the cap from t = 13,863 on.
+    expected = {0: 0.0, 100: 0.5 ** 0.2, 1000: 0.5 ** 0.02, 13_863: 0.999, 10**6: 0.999}
+    for step, decay in expected.items():
+        assert float(gan_lib.ema_decay_at(0.999, step)) == pytest.approx(decay, abs=2e-6)
+    assert float(gan_lib.ema_decay_at(0.5, tf.constant(100, tf.int64))) == 0.5
+    assert float(gan_lib.ema_decay_at(0.999, 0, rampup=None)) == pytest.approx(0.999)
+    # A half-life of at most 5 % of the run: after 13,000 steps the average's
+    # half-life is 650 steps (decay ** 650 = 0.5).
+    assert float(gan_lib.ema_decay_at(0.999, 13_000)) ** 650 == pytest.approx(0.5, rel=1e-3)
+    base = small_gan()
+    with pytest.raises(ValueError, match="ema_rampup"):
+        gan_tf.GAN(base.generator, base.discriminator, latent_dim=8, ema_decay=0.9,
+                   ema_rampup=0)
+
+
+def test_ema_update_uses_the_restored_step_count(tmp_path):
+    """The warm-up reads the saved step counter: a restored model's next update uses
+    the decay of its step, as the uninterrupted model's does."""
+    base = small_gan()
+    gan = gan_tf.GAN(base.generator, base.discriminator, latent_dim=8, seed=0,
+                     ema_decay=0.999)
+    gan.compile(keras.optimizers.Adam(1e-2), keras.optimizers.Adam(1e-2))
+    gan.fit(image_dataset(40, 8), epochs=1, verbose=0)  # 5 steps
+    gan.save(str(tmp_path / "ema.keras"))
+    restored = keras.models.load_model(str(tmp_path / "ema.keras"))
+    assert restored.train_steps == 5
+    before = [w.numpy() for w in restored.ema_generator.weights]
+    raw = [w.numpy() for w in restored.generator.weights]
+    restored._update_ema()  # the update after step 5: decay 0.5 ** (1 / 0.25) = 0.0625
+    for average, old, new, weight in zip(restored.ema_generator.weights, before, raw,
+                                         restored.generator.weights):
+        if weight.trainable:
+            np.testing.assert_allclose(average.numpy(), 0.0625 * old + 0.9375 * new,
+                                       rtol=1e-5, atol=1e-6)
 
 
 def test_diffaugment_in_the_training_step():
@@ -628,3 +668,4 @@ def test_conditional_sampling_follows_the_generators_classes(tmp_path):
     loaded = tf.saved_model.load(gan.export_generator(str(tmp_path / "g")))
     np.testing.assert_allclose(loaded.sample(tf.constant(6), tf.constant(4)).numpy(),
                                gan.generate(6, seed=4), atol=1e-5)
+
