@@ -24,8 +24,7 @@ import sys
 
 import numpy as np
 
-from gan_tf import callbacks, configs, data, viz
-from gan_tf.train import build_gan
+from gan_tf import checkpoint, configs, data, tasks, viz
 
 NUM_TEST = 997  # mnist_sample's test split
 
@@ -40,12 +39,12 @@ def _test_images(config):
 
 def main(workdir, picture=None):
     config = configs.from_json_file(os.path.join(workdir, "config.json"))
-    model = build_gan(config)
-    entry = callbacks.restore(model, os.path.join(workdir, "checkpoints"))
+    model = tasks.build_model(config)
+    state = checkpoint.CheckpointManager(os.path.join(workdir, "checkpoints")).restore(model)
     images_a, images_b = _test_images(config)
     fake_b = model.translate(images_a, "a2b")
     fake_a = model.translate(images_b, "b2a")
-    report = {"workdir": workdir, "epoch": entry["epoch"], "step": entry["step"],
+    report = {"workdir": workdir, "epoch": state.epoch, "step": state.step,
               "test_images": len(images_a),
               "cycle_error_a": float(np.mean(np.abs(model.translate(fake_b, "b2a")
                                                     - images_a))),

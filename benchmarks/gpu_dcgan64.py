@@ -56,14 +56,14 @@ def measure(policy, xla, batch_size, steps, repeats):
     import numpy as np
     import tensorflow as tf
 
-    from gan_tf import configs, train
+    from gan_tf import configs, tasks
 
     keras.mixed_precision.set_global_policy(policy)
     try:
         config = configs.override(configs.get("dcgan_celeba64"), **{
             "data.batch_size": batch_size, "train.precision": policy})
         keras.utils.set_random_seed(0)
-        gan = train.build_gan(config, image_shape=(64, 64, 3))
+        gan = tasks.build_model(config, image_shape=(64, 64, 3))
         gan.compile(gan.g_optimizer, gan.d_optimizer, loss=gan.gan_loss, jit_compile=xla,
                     steps_per_execution="auto")
         images = np.random.default_rng(0).uniform(-1, 1, (batch_size, 64, 64, 3))

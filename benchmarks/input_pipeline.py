@@ -151,10 +151,10 @@ def measure_train_step(source, batch_size, num_steps, image_shape):
     import numpy as np
     import tensorflow as tf
 
-    from gan_tf import configs, train
+    from gan_tf import configs, tasks
 
     config = configs.get(_preset(source))
-    gan = train.build_gan(config, image_shape=tuple(image_shape))
+    gan = tasks.build_model(config, image_shape=tuple(image_shape))
     images = tf.constant(np.random.default_rng(0).uniform(
         -1, 1, (batch_size, *image_shape)).astype(np.float32))
     step = tf.function(gan.train_step)

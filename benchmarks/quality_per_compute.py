@@ -69,12 +69,12 @@ def run_recipe(name, budgets_s, real_features, extractor):
     """Trains one recipe through the budgets; returns one row per budget."""
     import keras
 
-    from gan_tf import data, metrics, precision, train
+    from gan_tf import data, metrics, precision, tasks
 
     config = recipe_config(name)
     policy = precision.resolve(config.train.precision)
     keras.mixed_precision.set_global_policy(policy)
-    gan = train.build_gan(config)
+    gan = tasks.build_model(config)
     ds = data.load(config.data.name, batch_size=config.data.batch_size, seed=config.train.seed)
     rows = []
 

@@ -39,7 +39,7 @@ Fair timing needs a quiet machine: the wall-clock budgets assume nothing else ru
 `--clock=cpu` budgets this process's CPU time instead (minutes x --cores CPU-seconds),
 which other jobs on a shared machine cannot shorten; the CLI recipe only has a
 wall-clock budget, so under --clock=cpu the default preset runs in-process through
-`gan_tf.train.train_and_evaluate` (the CLI's own function) with a CPU budget.
+`gan_tf.trainer.train_and_evaluate` (the CLI's own function) with a CPU budget.
 """
 
 import argparse
@@ -128,9 +128,9 @@ def _budget_callback(budgets_s, clock_kind, on_budget):
 
 
 def preset_worker(preset, overrides, dataset, budgets_s, clock_kind, out, seed=0):
-    """Trains a preset through `train.train_and_evaluate` (what the CLI calls) with
+    """Trains a preset through `trainer.train_and_evaluate` (what the CLI calls) with
     training-time budgets on `clock_kind`; samples the model at each budget."""
-    from gan_tf import configs, train
+    from gan_tf import configs, trainer
 
     fields = {"train.train_minutes": None, "train.epochs": 10**6, "train.seed": seed,
               **({"data.name": "fashion_mnist", "data.manual_dir": judge.FASHION_DIR}
@@ -146,9 +146,9 @@ def preset_worker(preset, overrides, dataset, budgets_s, clock_kind, out, seed=0
         save_samples(os.path.join(out, f"run_{budget_s:g}"), images, stats)
         print(json.dumps({"run": name, **stats}), flush=True)
 
-    train.train_and_evaluate(config, os.path.join(out, "workdir"), restart=True, verbose=0,
-                             extra_callbacks=[_budget_callback(budgets_s, clock_kind,
-                                                               on_budget)])
+    trainer.train_and_evaluate(config, os.path.join(out, "workdir"), restart=True,
+                               verbose=0, extra_callbacks=[_budget_callback(
+                                   budgets_s, clock_kind, on_budget)])
 
 
 def cli_run(dataset, minutes, out, extra_flags=()):

@@ -14,14 +14,13 @@ import os
 import shutil
 import sys
 
-from gan_tf import callbacks, configs, viz
-from gan_tf.train import build_gan
+from gan_tf import checkpoint, configs, tasks, viz
 
 workdir, out = sys.argv[1], sys.argv[2]
 config = configs.get(os.path.join(workdir, "config.json"))
-gan = build_gan(config)
-state = callbacks.restore(gan, os.path.join(workdir, "checkpoints"))
-print("restored epoch", state["epoch"])
+gan = tasks.build_model(config)
+state = checkpoint.CheckpointManager(os.path.join(workdir, "checkpoints")).restore(gan)
+print("restored epoch", state.epoch)
 num_ws = gan.generator.num_ws
 psis = (1.0, 0.7, 0.5, 0.2, 0.0)
 viz.save_image_grid(viz.truncation_grid(gan, psis, num_rows=6, seed=10),

@@ -35,7 +35,7 @@ import keras
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from gan_tf import callbacks, configs, data, metrics, precision, train, viz
+from gan_tf import callbacks, configs, data, metrics, precision, tasks, viz
 from gan_tf.metrics import evaluation
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "variant_quality.json")
@@ -59,7 +59,7 @@ def main(argv):
         **{k: _value(v) for k, v in fields.items()}))
     print("config:", config.to_json())
     keras.mixed_precision.set_global_policy(precision.resolve(config.train.precision))
-    gan = train.build_gan(config)
+    gan = tasks.build_model(config)
     ds = data.load(config.data.name, batch_size=config.data.batch_size,
                    seed=config.train.seed, with_labels=gan.conditional)
     start = time.perf_counter()

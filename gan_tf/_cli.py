@@ -46,11 +46,6 @@ def setup_logging(flag_values):
             handler.addFilter(_OwnInfoOnly())
 
 
-def quiet_third_party_info(flag_values):
-    """gan_tf 0.1's name of `setup_logging`."""
-    setup_logging(flag_values)
-
-
 def new_flag_values(define):
     """A FlagValues holding absl's logging flags and those `define(flag_values)` adds."""
     flag_values = flags.FlagValues()

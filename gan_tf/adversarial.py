@@ -36,8 +36,7 @@ from gan_tf import losses
 
 EXPORT_METADATA = "gan_tf_export.json"
 _STEPS_KEY = "train_steps"
-_RNG_STATES_KEY = "rng_states"      # every SeedGenerator of the model
-_LEGACY_RNG_KEY = "noise_rng_state"  # gan_tf 0.1: the noise generator's alone
+_RNG_STATES_KEY = "rng_states"  # every SeedGenerator of the model
 
 
 class _Holder:
@@ -217,11 +216,9 @@ class AdversarialModel(keras.Model):
             if len(saved) == len(states):
                 for variable, value in zip(states, saved):
                     variable.assign(value.astype(variable.dtype))
-        elif _LEGACY_RNG_KEY in keys and hasattr(self, "seed_generator"):
-            self.seed_generator.state.assign(np.asarray(store[_LEGACY_RNG_KEY]))
         if _STEPS_KEY in keys:
             self._steps.variable.assign(int(np.asarray(store[_STEPS_KEY])))
-        own = (_RNG_STATES_KEY, _LEGACY_RNG_KEY, _STEPS_KEY)
+        own = (_RNG_STATES_KEY, _STEPS_KEY)
         super().load_own_variables({k: store[k] for k in keys if k not in own})
 
     # -- Training -----------------------------------------------------------------------
@@ -248,12 +245,6 @@ class AdversarialModel(keras.Model):
             # log a length-1 axis, which that reduction removes again.
             results = {name: tf.reshape(value, [1]) for name, value in results.items()}
         return results
-
-    def update_trackers(self, logs):
-        """Adds one step's logs to the running means; returns the means (no step count)."""
-        for name, value in logs.items():
-            self._trackers[name].update_state(value)
-        return {name: tracker.result() for name, tracker in self._trackers.items()}
 
     def _scale_for_replicas(self, loss, optimizer):
         # Each replica computes the mean over its part of the batch and the strategy

@@ -2,9 +2,8 @@
 
 They reach the GAN through `self.model`, write only under the paths they are given
 (any tf.io.gfile path, atomically), and work per epoch unless given step intervals.
-Checkpoints have their own module (gan_tf.checkpoint); its names are re-exported
-here for code written against gan_tf 0.1 (`callbacks.Checkpoint`, `save`, `restore`,
-`latest`, `CheckpointError`...).
+Checkpoints have their own module: `gan_tf.checkpoint` (the `Checkpoint` callback,
+`CheckpointManager`, `read_history`).
 """
 
 import re
@@ -161,7 +160,8 @@ class HistoryFile(keras.callbacks.Callback):
         super().__init__()
         self.path = str(path)
         self.plot_path = plot_path
-        self.state = checkpoint_lib.RunState(history=read_history(self.path))
+        self.state = checkpoint_lib.RunState(
+            history=checkpoint_lib.read_history(self.path))
 
     @property
     def history(self):
@@ -216,10 +216,6 @@ class TimeBudget(keras.callbacks.Callback):
         """Training seconds spent so far, this part of the run included."""
         return self.elapsed_seconds if self._start is None else \
             time.monotonic() - self._start
-
-    @property
-    def exhausted(self):
-        return self.spent_seconds >= self.seconds
 
 
 class DivergenceGuard(keras.callbacks.Callback):
@@ -370,74 +366,3 @@ def diversity(images):
     """Mean over pixels of the per-pixel standard deviation across images (N, ...)."""
     images = np.asarray(images, np.float64)
     return float(np.mean(np.std(images.reshape(len(images), -1), axis=0)))
-
-
-# -- gan_tf 0.1 names of the checkpoint API (now gan_tf.checkpoint) ---------------------
-
-CheckpointError = checkpoint_lib.CheckpointError
-INDEX_FILE = checkpoint_lib.INDEX_FILE
-weights_are_finite = checkpoint_lib.weights_are_finite
-tracker_states = checkpoint_lib.tracker_states
-set_tracker_states = checkpoint_lib.set_tracker_states
-read_history = checkpoint_lib.read_history
-
-
-def atomic_write_text(path, text):
-    """Writes a text file so that a crash leaves either the old or the new file."""
-    fileio.write_atomic(path, text)
-
-
-class Checkpoint(checkpoint_lib.Checkpoint):
-    """`gan_tf.checkpoint.Checkpoint` with gan_tf 0.1's arguments (directory, keep,
-    every_steps, extra={"rollbacks": n})."""
-
-    def __init__(self, directory, keep=3, every_steps=0, extra=None, **kwargs):
-        state = kwargs.pop("state", None) or checkpoint_lib.RunState(
-            rollbacks=int((extra or {}).get("rollbacks", 0)))
-        super().__init__(directory, keep=keep, every_steps=every_steps, state=state,
-                         **kwargs)
-
-
-def save(gan, directory, epoch, keep=3, step=None, extra=None, mid_epoch=False):
-    """Writes a checkpoint of `gan` (gan_tf 0.1's call); returns its path or None."""
-    step = gan.train_steps if step is None else int(step)
-    state = checkpoint_lib.RunState(
-        epoch=int(epoch), step=step, rollbacks=int((extra or {}).get("rollbacks", 0)),
-        steps_per_epoch=(step + 1 if mid_epoch else 0),
-        trackers=checkpoint_lib.tracker_states(gan) if mid_epoch else None)
-    return checkpoint_lib.CheckpointManager(directory, keep).save(gan, state)
-
-
-def latest_entry(directory):
-    """{"epoch", "step", "file", "path", "extra", ["trackers"]} of the latest
-    checkpoint, or None."""
-    found = checkpoint_lib.CheckpointManager(directory).latest()
-    if found is None:
-        return None
-    state, path = found
-    entry = {"epoch": state.epoch, "step": state.step, "path": path,
-             "file": str(path).rsplit("/", 1)[-1], "extra": {"rollbacks": state.rollbacks}}
-    if state.trackers:
-        entry["trackers"] = state.trackers
-    return entry
-
-
-def latest(directory):
-    """(epoch, path) of the latest checkpoint in `directory`, or None."""
-    entry = latest_entry(directory)
-    return None if entry is None else (entry["epoch"], entry["path"])
-
-
-def restore(gan, directory):
-    """Loads the latest checkpoint into a compiled `gan`; returns its `latest_entry`
-    dict, or None when there is none."""
-    if checkpoint_lib.CheckpointManager(directory).restore(gan) is None:
-        return None
-    return latest_entry(directory)
-
-
-def restore_latest(gan, directory):
-    """Loads the latest checkpoint; returns its epoch (0 when there is none)."""
-    entry = restore(gan, directory)
-    return 0 if entry is None else entry["epoch"]
-

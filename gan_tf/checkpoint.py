@@ -273,11 +273,8 @@ class CheckpointManager:
 
     def clean(self):
         """Deletes what interrupted saves and prunes left: temporary files, and one
-        file of a pair without the other (never in a gan_tf 0.1 folder, whose
-        checkpoints have no state files). Returns the names removed."""
+        file of a pair without the other. Returns the names removed."""
         removed = fileio.remove_temporary(self.directory)
-        if self._legacy_index():
-            return removed
         files = set(fileio.listdir(self.directory))
         pairs = ((WEIGHTS_SUFFIX, STATE_SUFFIX), (STATE_SUFFIX, WEIGHTS_SUFFIX))
         for name in sorted(files):
@@ -288,15 +285,6 @@ class CheckpointManager:
                     fileio.remove(fileio.join(self.directory, name))
                     removed.append(name)
         return removed
-
-    def _legacy_index(self):
-        """True when checkpoint.json is gan_tf 0.1's (no run state in it)."""
-        index = fileio.join(self.directory, INDEX_FILE)
-        try:
-            entry = json.loads(fileio.read_text(index)) if fileio.exists(index) else None
-        except ValueError:  # a damaged index is rewritten by the next save
-            return False
-        return isinstance(entry, dict) and "steps_per_epoch" not in entry
 
     def abandon_after(self, name):
         """Moves the checkpoints newer than `name` into `abandoned/` (resuming from an
@@ -330,33 +318,13 @@ class CheckpointManager:
         elif names:
             name = names[-1]
         else:
-            return self._legacy()
+            return None
         path = self.path(name, STATE_SUFFIX)
         try:
             state = RunState.from_dict(json.loads(fileio.read_text(path)))
         except (ValueError, TypeError) as error:  # JSON, UTF-8 or a field's type
             raise CheckpointError(self._damaged(path, error)) from error
         return state, self.path(name)
-
-    def _legacy(self):
-        """A checkpoint of gan_tf 0.1 (an index without state files), or None."""
-        index = fileio.join(self.directory, INDEX_FILE)
-        if not fileio.exists(index):
-            return None
-        try:
-            entry = json.loads(fileio.read_text(index))
-            path = fileio.join(self.directory, str(entry["file"]))
-            extra = entry.get("extra", {})
-            state = RunState(epoch=int(entry["epoch"]), step=int(entry.get("step") or 0),
-                             trackers=entry.get("trackers"),
-                             rollbacks=int(extra.get("rollbacks", 0)))
-        except (ValueError, KeyError, TypeError) as error:
-            raise CheckpointError(f"checkpoint index {index} is corrupt ({error}); pass "
-                                  "--restart to start over") from error
-        if not fileio.exists(path):
-            raise CheckpointError(f"{index} names {path}, which is missing; pass "
-                                  "--restart to start over")
-        return state, path
 
     def restore(self, model, name=None):
         """Loads the newest checkpoint (or `name`) into a compiled `model`; returns
@@ -376,8 +344,6 @@ class CheckpointManager:
             _keras_compat.load_weights_from_bytes(model, fileio.read_bytes(path))
         except Exception as error:  # h5py and Keras raise many types for a bad file
             raise CheckpointError(self._damaged(path, error)) from error
-        if not state.step:  # a gan_tf 0.1 index may not record it
-            state.step = model.train_steps
         logging.info("restored %s (epoch %d, step %d)", path, state.epoch, state.step)
         return state
 

@@ -71,8 +71,6 @@ from gan_tf import precision
 from gan_tf.callbacks import ON_DIVERGENCE
 from gan_tf.callbacks import ON_EXPLOSION
 
-PRECISIONS = precision.PRECISIONS    # gan_tf 0.1 names
-STRATEGIES = distribute.STRATEGIES
 OPTIMIZERS = ("adam", "rmsprop")
 # train.loss_kwargs of an image-to-image family that go to CycleGAN.compile, not the loss
 CYCLE_LOSS_KEYS = ("cycle_weight", "identity_weight")

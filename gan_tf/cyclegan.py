@@ -30,11 +30,9 @@ import tensorflow as tf
 
 from gan_tf import flops
 from gan_tf import losses
-from gan_tf.adversarial import EXPORT_METADATA  # noqa: F401 (public name)
 from gan_tf.adversarial import AdversarialModel
 
 DIRECTIONS = ("a2b", "b2a")
-l1_loss = losses.cycle_consistency_loss  # the name of gan_tf 0.1
 
 
 @keras.saving.register_keras_serializable(package="gan_tf")

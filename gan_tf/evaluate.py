@@ -92,7 +92,7 @@ def load_exported_generator(path):
     import tensorflow as tf
 
     from gan_tf import fileio
-    from gan_tf.gan import EXPORT_METADATA
+    from gan_tf.adversarial import EXPORT_METADATA
 
     metadata_path = fileio.join(path, EXPORT_METADATA)
     if not fileio.isdir(path) or not fileio.exists(metadata_path):

@@ -21,9 +21,7 @@ from gan_tf import augment as augment_lib
 from gan_tf import flops
 from gan_tf import losses
 from gan_tf import noise
-from gan_tf.adversarial import EXPORT_METADATA  # noqa: F401 (public name)
 from gan_tf.adversarial import AdversarialModel
-from gan_tf.adversarial import one_iterator_per_fit  # noqa: F401 (public name)
 from gan_tf.adversarial import unpack
 
 LATENT_DISTRIBUTIONS = ("normal", "uniform")

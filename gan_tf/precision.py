@@ -57,12 +57,6 @@ def gpu_capabilities():
     return found
 
 
-def gpus_with_tensor_cores():
-    """True when there is a GPU and every visible GPU has compute capability >= 7."""
-    capabilities = gpu_capabilities()
-    return bool(capabilities) and min(capabilities) >= (7, 0)
-
-
 def choose(capabilities, cpu_bf16):
     """The policy "auto" picks for GPUs of these compute capabilities (a list of
     (major, minor); empty: no GPU) and a CPU with (`cpu_bf16`) or without native bf16.

@@ -47,6 +47,23 @@ def check(config):
     for_config(config).check(config)
 
 
+def build_model(config, image_shape=None, image_shape_b=None):
+    """The compiled model of `config`, built as the trainer builds it: a `GAN`, or a
+    `CycleGAN` for an image-to-image family. Image shapes default to the preset's or
+    the named dataset's, and a conditional family's classes to its generator's (10).
+
+    Raises:
+        ValueError: an unknown family or loss, or a dataset whose image shape is known
+            only from its data (pass `image_shape`).
+    """
+    shapes = {k: tuple(v) for k, v in (("image_shape", image_shape),
+                                       ("image_shape_b", image_shape_b)) if v}
+    task = for_config(config)
+    if not task.translation and task.conditional(config):
+        shapes["num_classes"] = config.model.generator.get("num_classes", 10)
+    return task.build(config, shapes)
+
+
 def build_optimizer(train, learning_rate):
     """The optimizer `train.optimizer` names, with `train`'s betas and clipping.
 

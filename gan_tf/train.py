@@ -31,14 +31,6 @@ from absl import logging
 from gan_tf import _cli
 from gan_tf import configs
 from gan_tf import interrupt
-# gan_tf 0.1 names, now in the flag-free library:
-from gan_tf.distribute import is_chief  # noqa: F401
-from gan_tf.distribute import make_strategy  # noqa: F401
-from gan_tf.trainer import DivergedError  # noqa: F401
-from gan_tf.trainer import UsageError  # noqa: F401
-from gan_tf.trainer import train_and_evaluate  # noqa: F401
-
-Interrupted = interrupt.Interrupted
 
 EXIT_USAGE, EXIT_DIVERGED, EXIT_WORKER_LOST = 2, 3, 4
 EXIT_SIGINT, EXIT_SIGTERM = interrupt.EXIT_CODES["SIGINT"], interrupt.EXIT_CODES["SIGTERM"]
@@ -253,20 +245,6 @@ def run(argv=None):
         sys.stderr.flush()
         os._exit(status)
     sys.exit(status)
-
-
-def build_gan(config, image_shape=None, image_shape_b=None):
-    """The compiled model of `config` (gan_tf.tasks' builders): a `GAN`, or a `CycleGAN`
-    for an image-to-image family; image shapes default to the preset's or the named
-    dataset's, and a conditional family's classes to its generator's (10)."""
-    from gan_tf import tasks
-
-    shapes = {k: tuple(v) for k, v in (("image_shape", image_shape),
-                                       ("image_shape_b", image_shape_b)) if v}
-    task = tasks.for_config(config)
-    if not task.translation and task.conditional(config):
-        shapes["num_classes"] = config.model.generator.get("num_classes", 10)
-    return task.build(config, shapes)
 
 
 if __name__ == "__main__":

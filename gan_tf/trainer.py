@@ -40,7 +40,6 @@ from gan_tf import tasks
 from gan_tf import workdir as workdir_lib
 from gan_tf.data import DatasetUnavailableError
 
-Interrupted = interrupt.Interrupted
 ON_DATA_CHANGE = ("refuse", "continue")
 
 
@@ -117,7 +116,7 @@ def train_and_evaluate(config, workdir, restart=False, verbose=1, extra_callback
         gan_tf.checkpoint.CheckpointError: a checkpoint does not load, or cannot be
             written.
         DivergedError: training diverged and was stopped.
-        Interrupted: SIGINT/SIGTERM; the last complete step is saved.
+        gan_tf.interrupt.Interrupted: SIGINT/SIGTERM; the last complete step is saved.
     """
     if on_data_change not in ON_DATA_CHANGE:
         raise UsageError(f"on_data_change must be one of {', '.join(ON_DATA_CHANGE)}, "
@@ -132,9 +131,11 @@ def train_and_evaluate(config, workdir, restart=False, verbose=1, extra_callback
                 if prepare(run, restart, resume_from, on_data_change):
                     train(run, monitor, verbose, extra_callbacks)
                     export(run)
+                elif _export_is_stale(run):  # a finished run: its export may be missing
+                    export(run)
         except workdir_lib.WorkdirError as error:
             raise UsageError(str(error)) from error
-        except Interrupted as interrupted:  # wherever it struck: say what is saved
+        except interrupt.Interrupted as interrupted:  # wherever it struck: what is saved
             raise _where(run, interrupted) from None
         except (OSError, tf.errors.OpError) as error:
             if (isinstance(error, tf.errors.OpError) and distribute.is_multi_worker(run.strategy)
@@ -254,7 +255,7 @@ def prepare(run, restart=False, resume_from=None, on_data_change="refuse"):
     _check_data(run, on_data_change)
     _check_steps(run)
     if _finished(run):
-        return _export_if_missing(run)
+        return False
     if run.chief:
         _write_start(run, resume_from)
     return True
@@ -312,10 +313,6 @@ def _restore_state(run, resume_from):
                 f"{run.manager.directory} has no checkpoint to resume from; pass "
                 "--restart to start over or choose another --workdir")
         return checkpoint_lib.RunState(steps_per_epoch=run.steps_per_epoch)
-    if not state.history:  # a gan_tf 0.1 checkpoint: the history file holds it
-        history = checkpoint_lib.read_history(history_path)
-        keep = sum(1 for e in history.get("epoch", []) if e <= state.epoch)
-        state.history = {k: v[:keep] for k, v in history.items()}
     return state
 
 
@@ -386,11 +383,11 @@ def _finished(run):
     return False
 
 
-def _export_if_missing(run):
-    """A finished run exports only when its export is missing or older; returns False."""
-    if run.chief and run.state.step and _exported_steps(run) != run.model.train_steps:
-        export(run)
-    return False
+def _export_is_stale(run):
+    """Whether the chief of a run with steps holds no export of its last step (the
+    export missing, or older than the checkpoint)."""
+    return bool(run.chief and run.state.step and
+                _exported_steps(run) != run.model.train_steps)
 
 
 def _exported_steps(run):
@@ -409,7 +406,7 @@ def train(run, monitor, verbose=1, extra_callbacks=None):
     divergence per the config.
 
     Raises:
-        DivergedError, Interrupted, CheckpointError.
+        DivergedError, interrupt.Interrupted, CheckpointError.
     """
     from gan_tf import run_callbacks
 
@@ -421,7 +418,8 @@ def train(run, monitor, verbose=1, extra_callbacks=None):
                 _fit_from(run, kit, verbose)
         except KeyboardInterrupt as error:  # a second signal, or one raised elsewhere:
             # fit stops between steps, so the model holds a complete step; save it.
-            interrupted = error if isinstance(error, Interrupted) else Interrupted()
+            interrupted = error if isinstance(error, interrupt.Interrupted) \
+                else interrupt.Interrupted()
             if not kit.guard.diverged:
                 with interrupt.critical():
                     kit.checkpoint.save_now()
@@ -432,7 +430,7 @@ def train(run, monitor, verbose=1, extra_callbacks=None):
         if kit.signal():
             kit.checkpoint.save_now()
             distribute.gather(run.strategy, [0])  # every worker waits for the chief's save
-            raise _where(run, Interrupted(kit.signal())) from None
+            raise _where(run, interrupt.Interrupted(kit.signal())) from None
         break
     if distribute.is_multi_worker(run.strategy):
         digest = distribute.check_same_state(run.strategy, run.model, "trained")

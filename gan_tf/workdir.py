@@ -81,7 +81,8 @@ class Workdir:
     @property
     def holds_only_gan_tf_names(self):
         """True when every entry, and every entry of gan_tf's folders, is a name
-        gan_tf writes (a gan_tf 0.1 workdir has no marker but only such names)."""
+        gan_tf writes: a folder gan_tf filled without its marker (the marker lost, or
+        the callbacks writing there outside the trainer)."""
         ours = set(_FILES) | set(_FOLDERS) | {MARKER, LOCK}
         for name in fileio.listdir(self.path):
             if name not in ours and not name.startswith(fileio.TMP_PREFIX):

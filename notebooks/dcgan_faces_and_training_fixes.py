@@ -42,7 +42,7 @@ from PIL import Image as PILImage
 
 import gan_tf
 from gan_tf import configs, data, metrics, models, viz
-from gan_tf.train import train_and_evaluate
+from gan_tf.trainer import train_and_evaluate
 
 plt.rcParams.update({"figure.dpi": 72, "image.interpolation": "nearest"})
 
@@ -201,7 +201,7 @@ for name, config in experiments.items():
     fake = extractor.extract(gan.generate(1000, seed=0))
     results[name] = {"gan": gan, "fid": metrics.frechet_distance(real.features, fake.features),
                      "seconds": time.time() - start,
-                     "history": gan_tf.callbacks.read_history(
+                     "history": gan_tf.checkpoint.read_history(
                          os.path.join(RUNS, name.replace(" ", "_"), "history.json"))}
     print(f"{name:14s} FID {results[name]['fid']:7.2f}   ({results[name]['seconds']:.0f} s)")
 

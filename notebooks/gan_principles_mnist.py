@@ -43,7 +43,7 @@ from IPython.display import Image, display
 
 import gan_tf
 from gan_tf import configs, data, metrics, models, viz
-from gan_tf.train import train_and_evaluate
+from gan_tf.trainer import train_and_evaluate
 
 plt.rcParams.update({"figure.dpi": 72, "image.interpolation": "nearest"})
 FULL = os.environ.get("GAN_TF_FULL") == "1"
@@ -125,7 +125,7 @@ print(config.data, config.train.epochs, config.train.steps_per_epoch)
 start = time.time()
 gan = train_and_evaluate(config, WORKDIR, restart=True, verbose=0)
 print(f"训练用时 {time.time() - start:.0f} s；结果在 {WORKDIR}")
-history = gan_tf.callbacks.read_history(os.path.join(WORKDIR, "history.json"))
+history = gan_tf.checkpoint.read_history(os.path.join(WORKDIR, "history.json"))
 print({k: round(v[-1], 3) for k, v in history.items() if isinstance(v[-1], float)})
 
 # %% [markdown]

@@ -38,7 +38,7 @@ from IPython.display import Image, display
 
 import gan_tf
 from gan_tf import configs, data, losses, metrics, models, viz
-from gan_tf.train import train_and_evaluate
+from gan_tf.trainer import train_and_evaluate
 
 plt.rcParams.update({"figure.dpi": 72, "image.interpolation": "nearest"})
 
@@ -173,7 +173,7 @@ if not FULL:
         "train.epochs": 5, "train.steps_per_epoch": 40, "callbacks.num_samples": 25})
 start = time.time()
 infogan = train_and_evaluate(info_config, os.path.join(RUNS, "infogan"), restart=True, verbose=0)
-info_history = gan_tf.callbacks.read_history(os.path.join(RUNS, "infogan", "history.json"))
+info_history = gan_tf.checkpoint.read_history(os.path.join(RUNS, "infogan", "history.json"))
 print(f"InfoGAN: {time.time() - start:.0f} s; info_loss per epoch:",
       [round(v, 3) for v in info_history.get("info_loss", [])])
 print_networks(G=infogan.generator, D_with_Q=infogan.discriminator)
@@ -200,7 +200,7 @@ if not FULL:
     cycle_config = configs.override(cycle_config, **{"train.epochs": 2, "train.steps_per_epoch": 30})
 start = time.time()
 cyclegan = train_and_evaluate(cycle_config, os.path.join(RUNS, "cyclegan"), restart=True, verbose=0)
-cycle_history = gan_tf.callbacks.read_history(os.path.join(RUNS, "cyclegan", "history.json"))
+cycle_history = gan_tf.checkpoint.read_history(os.path.join(RUNS, "cyclegan", "history.json"))
 print(f"CycleGAN: {time.time() - start:.0f} s; cycle_loss per epoch:",
       [round(v, 3) for v in cycle_history.get("cycle_loss", [])])
 test_a, test_b = next(iter(data.load_unpaired("mnist_sample", "mnist_sample_inverted",

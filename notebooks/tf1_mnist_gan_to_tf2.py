@@ -49,7 +49,7 @@ import keras
 
 import gan_tf
 from gan_tf import configs, data, losses, metrics, models, viz
-from gan_tf.train import train_and_evaluate
+from gan_tf.trainer import train_and_evaluate
 
 plt.rcParams.update({"figure.dpi": 72, "image.interpolation": "nearest"})
 
@@ -133,16 +133,18 @@ start = time.time()
 gan = train_and_evaluate(config if FULL else configs.override(config, **{"train.epochs": TOTAL}),
                          WORKDIR, verbose=0)
 print(f"续训到 {TOTAL} 个 epoch：{time.time() - start:.0f} s")
-history = gan_tf.callbacks.read_history(os.path.join(WORKDIR, "history.json"))
+history = gan_tf.checkpoint.read_history(os.path.join(WORKDIR, "history.json"))
 print("history.json 中的 epoch：", history["epoch"])
-print("最新检查点：", gan_tf.callbacks.latest(os.path.join(WORKDIR, "checkpoints")))
+checkpoints = gan_tf.checkpoint.CheckpointManager(os.path.join(WORKDIR, "checkpoints"))
+state, path = checkpoints.latest()
+print("最新检查点：", (state.epoch, path))
 
 # %% [markdown]
 # **恢复**：新建一个同样的 GAN，从检查点目录载入，生成结果与刚训练完的模型一致：
 
 # %%
 restored = build(config)
-epoch = gan_tf.callbacks.restore_latest(restored, os.path.join(WORKDIR, "checkpoints"))
+epoch = checkpoints.restore(restored).epoch
 same = np.allclose(restored.generate(8, seed=0), gan.generate(8, seed=0), atol=1e-5)
 print(f"恢复到 epoch {epoch}；与训练中的模型生成相同图像：{same}")
 
@@ -170,7 +172,8 @@ command = [sys.executable, "-m", "gan_tf.train", "--config=tutorial_004",
 process = subprocess.Popen(command + ["--epochs=1000", "--restart"],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 deadline = time.time() + 300
-while gan_tf.callbacks.latest(os.path.join(cli_dir, "checkpoints")) is None:
+cli_checkpoints = gan_tf.checkpoint.CheckpointManager(os.path.join(cli_dir, "checkpoints"))
+while cli_checkpoints.latest() is None:
     if process.poll() is not None or time.time() > deadline:
         break
     time.sleep(0.5)
@@ -180,14 +183,14 @@ print("返回码：", process.returncode)
 print("\n".join(line for line in err.splitlines() if "interrupted" in line))
 
 # %%
-saved = gan_tf.callbacks.latest(os.path.join(cli_dir, "checkpoints"))[0]
+saved = cli_checkpoints.latest()[0].epoch
 rerun = subprocess.run(command + [f"--epochs={saved + 1}"], capture_output=True, text=True,
                        timeout=300)
 print("返回码：", rerun.returncode)
 print("\n".join(line.split("] ", 1)[-1] for line in (rerun.stderr + rerun.stdout).splitlines()
                 if "resuming" in line or line.startswith("done")))
 print("CLI 的 history.json 中的 epoch：",
-      gan_tf.callbacks.read_history(os.path.join(cli_dir, "history.json"))["epoch"])
+      gan_tf.checkpoint.read_history(os.path.join(cli_dir, "history.json"))["epoch"])
 
 # %% [markdown]
 # ## 4. 用均匀噪声测试

@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from gan_tf import callbacks
+from gan_tf import checkpoint
 from tests.conftest import image_dataset, small_gan
 
 
@@ -19,7 +20,7 @@ def test_sample_grid_history_and_checkpoints(tmp_path):
     gan.fit(image_dataset(16, 8), epochs=4, verbose=0, callbacks=[
         callbacks.SampleGrid(samples, num_images=9, log_dir=str(tmp_path / "logs")),
         callbacks.HistoryFile(history),
-        callbacks.Checkpoint(checkpoints, keep=2)])
+        checkpoint.Checkpoint(checkpoints, keep=2)])
     pngs = sorted(f for f in os.listdir(samples) if f.endswith(".png"))
     assert pngs == [f"epoch_{e:04d}.png" for e in range(1, 5)]
     assert Image.open(os.path.join(samples, "progress.gif")).n_frames == 4
@@ -31,7 +32,7 @@ def test_sample_grid_history_and_checkpoints(tmp_path):
     assert sorted(os.listdir(checkpoints)) == [
         "checkpoint.json", "ckpt-0003.state.json", "ckpt-0003.weights.h5",
         "ckpt-0004.state.json", "ckpt-0004.weights.h5"]
-    assert callbacks.latest(checkpoints)[0] == 4
+    assert checkpoint.CheckpointManager(checkpoints).latest()[0].epoch == 4
 
 
 def test_sample_grid_uses_fixed_noise(tmp_path):
@@ -58,34 +59,34 @@ def test_history_file_resumes(tmp_path):
 def test_corrupt_history_is_reported(tmp_path):
     path = tmp_path / "history.json"
     path.write_text("{not json")
-    with pytest.raises(callbacks.CheckpointError, match="history.json is corrupt"):
+    with pytest.raises(checkpoint.CheckpointError, match="history.json is corrupt"):
         callbacks.HistoryFile(str(path))
+
+
+def save(gan, directory, epoch):
+    """A checkpoint of `gan` after `epoch` epochs in `directory`."""
+    state = checkpoint.RunState(epoch=epoch, step=gan.train_steps)
+    return checkpoint.CheckpointManager(directory).save(gan, state)
 
 
 def test_restore_round_trip_and_corrupt_checkpoint(tmp_path):
     gan = small_gan()
     gan.fit(image_dataset(16, 8), epochs=1, verbose=0)
-    callbacks.save(gan, str(tmp_path), epoch=1)
+    save(gan, str(tmp_path), epoch=1)
     other = small_gan(seed=3)
-    assert callbacks.restore_latest(other, str(tmp_path)) == 1
+    assert checkpoint.CheckpointManager(str(tmp_path)).restore(other).epoch == 1
     np.testing.assert_array_equal(other.generate(2, seed=0), gan.generate(2, seed=0))
-    assert callbacks.restore_latest(small_gan(), str(tmp_path / "empty")) == 0
+    assert checkpoint.CheckpointManager(str(tmp_path / "empty")).restore(small_gan()) is None
 
     (tmp_path / "ckpt-0001.weights.h5").write_bytes(b"garbage, not HDF5")
-    with pytest.raises(callbacks.CheckpointError, match="ckpt-0001.weights.h5.*--restart"):
-        callbacks.restore_latest(small_gan(), str(tmp_path))
+    with pytest.raises(checkpoint.CheckpointError, match="ckpt-0001.weights.h5.*--restart"):
+        checkpoint.CheckpointManager(str(tmp_path)).restore(small_gan())
 
 
 def test_checkpoint_of_another_model_is_refused(tmp_path):
-    callbacks.save(small_gan(family="dcgan"), str(tmp_path), epoch=1)
-    with pytest.raises(callbacks.CheckpointError, match="different model"):
-        callbacks.restore_latest(small_gan(family="mlp"), str(tmp_path))
-
-
-def test_missing_checkpoint_file_is_reported(tmp_path):
-    (tmp_path / "checkpoint.json").write_text(json.dumps({"epoch": 2, "file": "gone.h5"}))
-    with pytest.raises(callbacks.CheckpointError, match="missing"):
-        callbacks.latest(str(tmp_path))
+    save(small_gan(family="dcgan"), str(tmp_path), epoch=1)
+    with pytest.raises(checkpoint.CheckpointError, match="different model"):
+        checkpoint.CheckpointManager(str(tmp_path)).restore(small_gan(family="mlp"))
 
 
 def test_time_budget_stops_training_after_the_budget():

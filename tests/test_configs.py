@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 
 from gan_tf import configs
-from gan_tf.train import build_gan
+from gan_tf.tasks import build_model
 
 
 @pytest.mark.parametrize("name", configs.names())
 def test_every_preset_validates_and_builds(name):
     config = configs.quick(configs.validate(configs.get(name)))
-    gan = build_gan(config)
+    gan = build_model(config)
     if hasattr(gan, "translate"):  # image-to-image (cyclegan): no latents to sample
         image = gan.translate(np.zeros((1, *gan.d_a.image_shape), np.float32))
         assert image.shape[1:] == tuple(gan.d_b.image_shape)
@@ -86,7 +86,7 @@ def test_variant_presets_follow_their_papers():
     assert (gp.train.g_lr, gp.train.beta_1, gp.train.beta_2) == (1e-4, 0.0, 0.9)
     assert losses.get(gp.train.loss, **gp.train.loss_kwargs).regularizers[0].weight == 10.0
     assert configs.get("hinge_sn").model.discriminator["spectral_norm"] is True
-    gan = build_gan(configs.quick(wgan))
+    gan = build_model(configs.quick(wgan))
     assert type(gan.d_optimizer).__name__ == "RMSprop"
 
 
@@ -94,7 +94,7 @@ def test_variant_options_reach_the_gan():
     config = configs.override(configs.get(), **{
         "model.ema_decay": 0.99, "model.augment": "translation",
         "train.grad_clip_norm": 1.0})
-    gan = build_gan(configs.validate(config))
+    gan = build_model(configs.validate(config))
     assert gan.ema_decay == 0.99 and gan.augment == ("translation",)
     assert gan.g_optimizer.global_clipnorm == 1.0 == gan.d_optimizer.global_clipnorm
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from gan_tf import callbacks, configs, cyclegan, data, models, train
+from gan_tf import adversarial, checkpoint, configs, cyclegan, data, models, tasks, trainer
 from gan_tf.models import cyclegan as networks
 
 from test_train import run_cli
@@ -187,15 +187,16 @@ def test_save_and_load_round_trip(tmp_path, trained):
 
 
 def test_checkpoint_restore_and_finite_check(tmp_path, trained):
-    callbacks.save(trained, str(tmp_path), epoch=1)
+    manager = checkpoint.CheckpointManager(str(tmp_path))
+    manager.save(trained, checkpoint.RunState(epoch=1, step=trained.train_steps))
     other = tiny_cyclegan(seed=1)
-    assert callbacks.restore(other, str(tmp_path))["step"] == trained.train_steps
+    assert manager.restore(other).step == trained.train_steps
     np.testing.assert_array_equal(other.d_b.get_weights()[0], trained.d_b.get_weights()[0])
     np.testing.assert_array_equal(other.d_optimizer.variables[1].numpy(),
                                   trained.d_optimizer.variables[1].numpy())
-    assert callbacks.weights_are_finite(other)
+    assert checkpoint.weights_are_finite(other)
     other.d_b.weights[0].assign(np.full(other.d_b.weights[0].shape, np.nan, np.float32))
-    assert not callbacks.weights_are_finite(other)
+    assert not checkpoint.weights_are_finite(other)
 
 
 def test_export_generator(tmp_path):
@@ -207,7 +208,7 @@ def test_export_generator(tmp_path):
                                atol=1e-5)
     np.testing.assert_allclose(loaded.b2a(images_b).numpy(),
                                model.translate(images_b, "b2a"), atol=1e-5)
-    with open(os.path.join(path, cyclegan.EXPORT_METADATA)) as f:
+    with open(os.path.join(path, adversarial.EXPORT_METADATA)) as f:
         assert json.load(f)["image_shape_b"] == [28, 28, 1]
 
 
@@ -218,7 +219,7 @@ def test_preset_follows_the_paper():
     config = configs.get("cyclegan")
     assert (config.train.loss, config.train.g_lr, config.train.beta_1) == (
         "least_squares", 2e-4, 0.5)
-    model = train.build_gan(configs.quick(configs.validate(config)))
+    model = tasks.build_model(configs.quick(configs.validate(config)))
     assert isinstance(model, cyclegan.CycleGAN)
     assert (model.cycle_weight, model.identity_weight) == (10.0, 5.0)
 
@@ -249,7 +250,7 @@ def quick_tiny_config():
 
 def test_train_and_evaluate(tmp_path):
     workdir = str(tmp_path / "run")
-    model = train.train_and_evaluate(quick_tiny_config(), workdir, verbose=0)
+    model = trainer.train_and_evaluate(quick_tiny_config(), workdir, verbose=0)
     assert model.train_steps == 6
     for name in ("config.json", "history.json", "samples/epoch_0002.png",
                  "samples/progress.gif", "checkpoints/checkpoint.json",
@@ -263,9 +264,9 @@ def test_train_and_evaluate(tmp_path):
 def test_train_and_evaluate_resumes(tmp_path):
     workdir = str(tmp_path / "run")
     config = quick_tiny_config()
-    train.train_and_evaluate(config, workdir, verbose=0)
+    trainer.train_and_evaluate(config, workdir, verbose=0)
     config = configs.override(config, **{"train.epochs": 3})
-    model = train.train_and_evaluate(config, workdir, verbose=0)
+    model = trainer.train_and_evaluate(config, workdir, verbose=0)
     assert model.train_steps == 9 and int(model.g_optimizer.iterations) == 9
     with open(os.path.join(workdir, "history.json")) as f:
         assert json.load(f)["epoch"] == [1, 2, 3]

@@ -324,8 +324,8 @@ def test_a_finished_run_asked_for_fewer_epochs_changes_nothing(copy_of, capsys, 
 
 @pytest.mark.slow
 def test_a_conditional_preset_takes_the_classes_of_its_folder(folders, tmp_path, capsys):
-    """--config=cgan on a 12-class folder trains a 12-class model (0.1 failed
-    mid-training with "indices[4] = 11 is not in [0, 10)")."""
+    """--config=cgan on a 12-class folder trains a 12-class model (not a 10-class one
+    that fails mid-training with "indices[4] = 11 is not in [0, 10)")."""
     workdir = str(tmp_path / "run")
     status, err = cli_in_process(capsys, workdir, "--config=cgan", *QUICK,
                                  "--epochs=1", f"--dataset=folder:{folders['twelve']}")
@@ -349,7 +349,7 @@ FOREIGN = ["notes.txt", "logs/app.log", "samples/a.png", "samples/epoch_final.pn
 # (case, how the folder is made, extra arguments, what the refusal says)
 RESTART_REFUSED = [
     ("a folder gan_tf did not make", "foreign", [], ["no .gan_tf marker"]),
-    ("a folder gan_tf did not make, bad data (0.1 deleted first)", "foreign",
+    ("a folder gan_tf did not make, bad data (checked before deleting)", "foreign",
      ["--dataset=folder:{empty}"], ["holds no"]),
     ("gan_tf's folder, --resume_from too", "finished", ["--resume_from=ckpt-0001"],
      ["--restart deletes the checkpoints"]),
@@ -846,8 +846,8 @@ EXPLOSIONS = [
 @pytest.mark.parametrize("case, args, status, says", EXPLOSIONS, ids=_ids(EXPLOSIONS))
 def test_exploding_losses_are_reported_with_the_step(case, args, status, says, tmp_path,
                                                      capsys, caplog):
-    """--g_lr=1e6 --d_lr=1e6: losses near 1e22 that are not NaN (0.1 trained on). The
-    DCGAN pair at seed 3 explodes for a step before it turns NaN."""
+    """--g_lr=1e6 --d_lr=1e6: losses near 1e22 that are not NaN, caught as an explosion
+    (not trained on). The DCGAN pair at seed 3 explodes for a step before it turns NaN."""
     workdir = str(tmp_path / "run")
     found, err = cli_in_process(capsys, workdir, *QUICK, "--model=dcgan", "--seed=3",
                                 "--g_lr=1e6", "--d_lr=1e6", *args)
@@ -1013,8 +1013,8 @@ def test_kill_at_each_phase_of_a_step_and_a_save(reference, tmp_path):
          w, "checkpoints")))),
 ])
 def test_kill_the_moment_a_file_appears(what, appeared, reference, tmp_path):
-    """0.1 refused its own state after this ("history.json records 1 epochs but ...
-    no checkpoint")."""
+    """The run resumes its own state after this (not "history.json records 1 epochs
+    but ... no checkpoint")."""
     workdir = str(tmp_path / "run")
     run = Run(workdir)
     assert wait_for(lambda: appeared(workdir), run, poll=0.001)

@@ -10,6 +10,7 @@ import pytest
 import tensorflow as tf
 
 import gan_tf
+from gan_tf import adversarial
 from gan_tf import gan as gan_lib
 from gan_tf import losses, models
 from tests.conftest import image_dataset, random_images, small_gan
@@ -634,13 +635,13 @@ def test_fit_keeps_one_iterator_for_a_finite_dataset():
     # A finite dataset of known length becomes dataset.repeat() with steps_per_epoch =
     # its length: the same epochs, one tf.data iterator for the whole fit.
     dataset = image_dataset(num=40, batch_size=8)  # 5 batches
-    args, kwargs = gan_lib.one_iterator_per_fit((dataset,), {"epochs": 2})
+    args, kwargs = adversarial.one_iterator_per_fit((dataset,), {"epochs": 2})
     assert kwargs["steps_per_epoch"] == 5 and kwargs["epochs"] == 2
     assert int(args[0].cardinality()) == int(tf.data.INFINITE_CARDINALITY)
-    _, kept = gan_lib.one_iterator_per_fit((), {"x": dataset, "steps_per_epoch": 3})
+    _, kept = adversarial.one_iterator_per_fit((), {"x": dataset, "steps_per_epoch": 3})
     assert kept["steps_per_epoch"] == 3 and kept["x"] is dataset
     endless = dataset.repeat()
-    assert gan_lib.one_iterator_per_fit((endless,), {})[0][0] is endless
+    assert adversarial.one_iterator_per_fit((endless,), {})[0][0] is endless
     gan = small_gan()
     gan.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3))
     history = gan.fit(dataset, epochs=2, verbose=0)
@@ -648,8 +649,8 @@ def test_fit_keeps_one_iterator_for_a_finite_dataset():
 
 
 def test_conditional_sampling_follows_the_generators_classes(tmp_path):
-    """gan_tf 0.1 drew grid, evaluation and collapse-check labels with `% 10` although
-    the generator takes num_classes: a 3-class model got labels 3..9."""
+    """Grid, evaluation and collapse-check labels follow the generator's num_classes
+    (not `% 10`, which gives a 3-class model labels 3..9)."""
     from gan_tf import callbacks
 
     generator = models.conditional.Generator(8, num_classes=3,

@@ -14,7 +14,7 @@ import scipy.spatial.distance
 import tensorflow as tf
 
 from conftest import image_dataset, small_gan
-from gan_tf import callbacks, metrics
+from gan_tf import callbacks, configs, metrics, trainer
 from gan_tf.metrics import distances, features
 
 # -- Frechet distance ------------------------------------------------------------------
@@ -364,12 +364,10 @@ def test_frechet_callback_logs_fid_and_keeps_the_best_checkpoint(tmp_path, mnist
 
 
 def test_train_with_eval_every_records_fid(tmp_path):
-    from gan_tf import configs, train
-
     config = configs.override(configs.quick(configs.get("default")), **{
         "callbacks.eval_every": 1, "callbacks.eval_samples": 64})
     workdir = str(tmp_path / "run")
-    train.train_and_evaluate(config, workdir, verbose=0)
+    trainer.train_and_evaluate(config, workdir, verbose=0)
     with open(os.path.join(workdir, "history.json")) as f:
         logged = json.load(f)
     assert len(logged["fid"]) == len(logged["kid"]) == 2

@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 
-from gan_tf import callbacks, checkpoint, configs, precision
+from gan_tf import checkpoint, configs, precision, trainer
 from gan_tf import train as train_lib
 
 from conftest import image_dataset, small_gan
@@ -78,7 +78,7 @@ def test_checkpoint_every_steps_with_steps_per_execution(tmp_path, monkeypatch):
 
     monkeypatch.setattr(checkpoint.CheckpointManager, "save", recording_save)
     gan.fit(image_dataset(num=64).repeat(), epochs=2, steps_per_epoch=6, verbose=0,
-            callbacks=[callbacks.Checkpoint(str(tmp_path), keep=10, every_steps=2)])
+            callbacks=[checkpoint.Checkpoint(str(tmp_path), keep=10, every_steps=2)])
     assert saved == [3, 6, 9, 12]
 
 
@@ -86,7 +86,7 @@ def test_cli_flags_reach_the_compiled_gan(tmp_path):
     config = configs.override(configs.quick(configs.get("default")), **{
         "train.jit_compile": True, "train.steps_per_execution": 3,
         "train.precision": "auto"})
-    gan = train_lib.train_and_evaluate(config, str(tmp_path), verbose=0)
+    gan = trainer.train_and_evaluate(config, str(tmp_path), verbose=0)
     assert gan.jit_compile is True
     assert gan.train_steps == 6  # 2 epochs of 3 steps, one execution each
     with open(os.path.join(tmp_path, "config.json")) as f:
@@ -205,7 +205,7 @@ def test_the_run_passes_its_step_intervals_to_the_model(tmp_path):
         "data.name": "mnist_sample", "train.steps_per_epoch": 6,
         "train.steps_per_execution": "auto",  # quick() runs one step per execution
         "callbacks.checkpoint_every_steps": 4, "callbacks.sample_every_steps": 6})
-    gan = train_lib.train_and_evaluate(config, str(tmp_path), verbose=0)
+    gan = trainer.train_and_evaluate(config, str(tmp_path), verbose=0)
     assert gan.step_intervals == (4, 6)
     assert gan.steps_per_execution == 2  # divides 6 (epoch), 4 and 6
     assert gan.train_steps == 12

@@ -17,9 +17,14 @@ import pytest
 
 import gan_tf
 from gan_tf import callbacks
+from gan_tf import checkpoint
 from gan_tf import configs
+from gan_tf import distribute
+from gan_tf import interrupt
 from gan_tf import models
+from gan_tf import tasks
 from gan_tf import train
+from gan_tf import trainer
 
 from test_train import QUICK, run_cli
 
@@ -28,11 +33,17 @@ TINY = ["--quick", "--verbose=0", "--epochs=3", "--steps_per_epoch=6", "--batch_
         "--checkpoint_every_steps=2", "--deterministic", "--seed=3"]
 
 
+def latest(directory):
+    """(RunState, weights path) of the newest checkpoint in `directory`."""
+    return checkpoint.CheckpointManager(directory).latest()
+
+
 def weights_of(workdir):
-    """{dataset name: array} of the latest checkpoint's generator and discriminator."""
-    entry = callbacks.latest_entry(os.path.join(workdir, "checkpoints"))
+    """(RunState, {dataset name: array}) of the latest checkpoint's generator and
+    discriminator."""
+    state, path = latest(os.path.join(workdir, "checkpoints"))
     found = {}
-    with h5py.File(entry["path"], "r") as f:
+    with h5py.File(path, "r") as f:
         def visit(name, item):
             if isinstance(item, h5py.Dataset) and (
                     name.startswith("generator") or name.startswith("discriminator")
@@ -40,13 +51,13 @@ def weights_of(workdir):
                     or "rng" in name or "train_steps" in name):
                 found[name] = np.asarray(item)
         f.visititems(visit)
-    return entry, found
+    return state, found
 
 
 def assert_same_run(workdir_a, workdir_b):
-    entry_a, weights_a = weights_of(workdir_a)
-    entry_b, weights_b = weights_of(workdir_b)
-    assert entry_a["step"] == entry_b["step"]
+    state_a, weights_a = weights_of(workdir_a)
+    state_b, weights_b = weights_of(workdir_b)
+    assert state_a.step == state_b.step
     assert sorted(weights_a) == sorted(weights_b) and len(weights_a) > 10
     for name in weights_a:
         np.testing.assert_array_equal(weights_a[name], weights_b[name], err_msg=name)
@@ -61,7 +72,7 @@ def cli_command(workdir, *extra):
 
 
 def wait_for_step(workdir, min_step, process, timeout=300):
-    index = os.path.join(workdir, "checkpoints", callbacks.INDEX_FILE)
+    index = os.path.join(workdir, "checkpoints", checkpoint.INDEX_FILE)
     deadline = time.time() + timeout
     while time.time() < deadline:
         if process.poll() is not None:
@@ -97,11 +108,11 @@ def test_resume_mid_epoch_in_process_is_bit_exact(tmp_path):
                 raise KeyboardInterrupt
 
     config = _tiny_config()
-    with pytest.raises(train.Interrupted) as info:
-        train.train_and_evaluate(config, str(tmp_path / "b"), verbose=0,
+    with pytest.raises(interrupt.Interrupted) as info:
+        trainer.train_and_evaluate(config, str(tmp_path / "b"), verbose=0,
                                  extra_callbacks=[StopAt()])
     assert info.value.step == 8 and "ckpt-0002-000000008" in info.value.path
-    train.train_and_evaluate(config, str(tmp_path / "b"), verbose=0)
+    trainer.train_and_evaluate(config, str(tmp_path / "b"), verbose=0)
     assert_same_run(str(tmp_path / "a"), str(tmp_path / "b"))
 
 
@@ -118,7 +129,7 @@ def test_sigkill_then_same_command_gives_the_same_weights(uninterrupted, tmp_pat
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=60)
     assert process.returncode == -signal.SIGKILL
-    killed_at = callbacks.latest_entry(os.path.join(workdir, "checkpoints"))["step"]
+    killed_at = latest(os.path.join(workdir, "checkpoints"))[0].step
     assert 4 <= killed_at < 18
     result = subprocess.run(cli_command(workdir), capture_output=True, text=True,
                             timeout=600)
@@ -143,8 +154,8 @@ def test_signal_saves_current_step_and_resumes_exactly(uninterrupted, tmp_path, 
     assert process.returncode == code, stderr[-3000:]
     assert "Traceback" not in stderr
     assert "run the same command again to resume" in stderr
-    entry = callbacks.latest_entry(os.path.join(workdir, "checkpoints"))
-    assert entry["path"] in stderr and f"step {entry['step']}" in stderr
+    state, path = latest(os.path.join(workdir, "checkpoints"))
+    assert path in stderr and f"step {state.step}" in stderr
     result = subprocess.run(cli_command(workdir, "--checkpoint_every_steps=0"),
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -159,8 +170,8 @@ def test_ctrl_c_saves_the_step_in_progress(tmp_path, capsys, monkeypatch):
     assert "interrupted (SIGINT): step 4 (epoch 2) is saved in" in err
     assert "ckpt-0002-000000004" in err and "run the same command again" in err
     assert "Traceback" not in err
-    entry = callbacks.latest_entry(str(tmp_path / "checkpoints"))
-    assert entry["step"] == 4 and entry["trackers"]["d_loss"][1] == 1.0
+    state, _ = latest(str(tmp_path / "checkpoints"))
+    assert state.step == 4 and state.trackers["d_loss"][1] == 1.0
     monkeypatch.delenv("GAN_TF_FAULT")
     assert run_cli(*QUICK, "--steps_per_epoch=3", f"--workdir={tmp_path}") == 0
     assert json.load(open(tmp_path / "history.json"))["epoch"] == [1, 2]
@@ -192,8 +203,7 @@ def test_nan_stops_and_keeps_the_last_good_checkpoint(tmp_path, capsys, monkeypa
     err = capsys.readouterr().err
     assert "training diverged at step 5 (epoch 2): d_loss is nan" in err
     assert "ckpt-0001.weights.h5 (epoch 1)" in err and "--on_divergence=rollback" in err
-    entry = callbacks.latest_entry(str(tmp_path / "checkpoints"))
-    assert entry["epoch"] == 1  # the diverged epoch was not saved
+    assert latest(str(tmp_path / "checkpoints"))[0].epoch == 1  # the diverged one: not saved
     history = json.load(open(tmp_path / "history.json"))
     assert np.isnan(history["d_loss"][-1])  # the history tells the truth
 
@@ -203,21 +213,20 @@ def test_nan_rolls_back_with_lower_learning_rates(tmp_path, caplog):
         "train.epochs": 3, "train.on_divergence": "rollback",
         "train.rollback_lr_factor": 0.25})
     poison = PoisonOnce(4)
-    gan = train.train_and_evaluate(config, str(tmp_path), verbose=0,
-                                   extra_callbacks=[poison])
+    gan = trainer.train_and_evaluate(config, str(tmp_path), verbose=0,
+                                     extra_callbacks=[poison])
     assert poison.done
     assert gan.train_steps == 9
     np.testing.assert_allclose(float(gan.g_optimizer.learning_rate.numpy()),
                                configs.get().train.g_lr * 0.25,
                                rtol=1e-6)
-    assert callbacks.weights_are_finite(gan)
+    assert checkpoint.weights_are_finite(gan)
     history = json.load(open(tmp_path / "history.json"))
     assert history["epoch"] == [1, 2, 3]
     assert history["rollbacks"] == [0.0, 1.0, 1.0]
     assert all(np.isfinite(history["d_loss"]))
     assert "rolled back to" in caplog.text and "rollback 1 of 3" in caplog.text
-    entry = callbacks.latest_entry(str(tmp_path / "checkpoints"))
-    assert entry["extra"]["rollbacks"] == 1
+    assert latest(str(tmp_path / "checkpoints"))[0].rollbacks == 1
 
 
 def test_guard_watches_gan_losses_not_only_loss():
@@ -231,8 +240,8 @@ def test_guard_watches_gan_losses_not_only_loss():
 
 @pytest.mark.parametrize("name", ["gp", "r1", "info_loss", "cycle_loss", "identity_loss"])
 def test_guard_watches_every_logged_value(name):
-    """gan_tf 0.1's guard watched "gradient_penalty" while the penalty is logged as
-    "gp", and none of CycleGAN's terms: now every log is watched."""
+    """Every log is watched: the penalty logged as "gp" (not "gradient_penalty") and
+    each of CycleGAN's terms."""
     gan = _small_gan()
     guard = callbacks.DivergenceGuard()
     guard.set_model(gan)
@@ -295,20 +304,20 @@ def _small_gan():
 
 def test_truncated_checkpoint_names_file_and_older_one(tmp_path, capsys):
     assert run_cli(*QUICK, f"--workdir={tmp_path}", "--epochs=2") == 0
-    latest = callbacks.latest_entry(str(tmp_path / "checkpoints"))["path"]
-    size = os.path.getsize(latest)
-    with open(latest, "r+b") as f:
+    newest = latest(str(tmp_path / "checkpoints"))[1]
+    size = os.path.getsize(newest)
+    with open(newest, "r+b") as f:
         f.truncate(size // 2)
     history_before = open(tmp_path / "history.json").read()
     assert run_cli(*QUICK, f"--workdir={tmp_path}", "--epochs=3") == 2
     err = capsys.readouterr().err
-    assert latest in err and "--resume_from=ckpt-0001" in err and "--restart" in err
+    assert newest in err and "--resume_from=ckpt-0001" in err and "--restart" in err
     assert open(tmp_path / "history.json").read() == history_before  # untouched
     # The flag the message names resumes from the older checkpoint, correctly paired.
     assert run_cli(*QUICK, f"--workdir={tmp_path}", "--epochs=3",
                    "--resume_from=ckpt-0001") == 0
     assert json.load(open(tmp_path / "history.json"))["epoch"] == [1, 2, 3]
-    assert callbacks.latest_entry(str(tmp_path / "checkpoints"))["step"] == 9
+    assert latest(str(tmp_path / "checkpoints"))[0].step == 9
     assert os.path.exists(tmp_path / "checkpoints" / "abandoned" / "ckpt-0002.weights.h5")
 
 
@@ -316,10 +325,10 @@ def test_checkpoints_without_index_never_start_from_scratch(tmp_path, capsys):
     """The index is only a pointer: the newest complete checkpoint (weights + state)
     is the run's state without it (a crash between the two writes leaves this)."""
     assert run_cli(*QUICK, f"--workdir={tmp_path}") == 0
-    os.remove(tmp_path / "checkpoints" / callbacks.INDEX_FILE)
+    os.remove(tmp_path / "checkpoints" / checkpoint.INDEX_FILE)
     assert run_cli(*QUICK, f"--workdir={tmp_path}", "--epochs=3") == 0
     assert json.load(open(tmp_path / "history.json"))["epoch"] == [1, 2, 3]
-    assert callbacks.latest_entry(str(tmp_path / "checkpoints"))["step"] == 9
+    assert latest(str(tmp_path / "checkpoints"))[0].step == 9
 
 
 def test_history_without_checkpoint_never_starts_from_scratch(tmp_path, capsys):
@@ -385,9 +394,9 @@ def test_same_seed_same_grids_and_losses_and_config_json_reproduces(tmp_path):
 def test_strategy_flag_builds_the_strategy():
     import tensorflow as tf
 
-    assert isinstance(train.make_strategy("mirrored"), tf.distribute.MirroredStrategy)
-    assert train.make_strategy("default") is tf.distribute.get_strategy()
-    assert train.is_chief(train.make_strategy("default"))
+    assert isinstance(distribute.make_strategy("mirrored"), tf.distribute.MirroredStrategy)
+    assert distribute.make_strategy("default") is tf.distribute.get_strategy()
+    assert distribute.is_chief(distribute.make_strategy("default"))
 
 
 # -- 7. Saving ---------------------------------------------------------------------------
@@ -402,7 +411,8 @@ def test_keras_file_loads_in_safe_mode_and_continues_training(tmp_path, family):
                                                          "model.discriminator": {}})
     if family in ("cyclegan",):
         pytest.skip("CycleGAN is an image-to-image pair, not a GAN wrapper family")
-    gan = train.build_gan(config, image_shape=(28, 28, 1) if family != "stylegan" else None)
+    gan = tasks.build_model(config, image_shape=(28, 28, 1) if family != "stylegan"
+                            else None)
     image_shape = gan.generate(1, seed=0, labels=0 if gan.conditional else None).shape[1:]
     images = np.random.default_rng(0).uniform(-1, 1, (16, *image_shape)).astype("float32")
     labels = np.arange(16) % 10

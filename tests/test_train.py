@@ -7,8 +7,11 @@ import sys
 
 import pytest
 
-from gan_tf import callbacks
+from gan_tf import checkpoint
+from gan_tf import configs
+from gan_tf import tasks
 from gan_tf import train
+from gan_tf import trainer
 
 QUICK = ["--quick", "--verbose=0"]
 
@@ -33,9 +36,10 @@ def test_end_to_end_then_resume(tmp_path, capsys):
     assert run_cli(*QUICK, f"--workdir={workdir}", "--epochs=3") == 0
     with open(os.path.join(workdir, "history.json")) as f:
         assert json.load(f)["epoch"] == [1, 2, 3]
-    assert callbacks.latest(os.path.join(workdir, "checkpoints"))[0] == 3
-    gan = train.build_gan(train.configs.quick(train.configs.get()))
-    callbacks.restore_latest(gan, os.path.join(workdir, "checkpoints"))
+    checkpoints = checkpoint.CheckpointManager(os.path.join(workdir, "checkpoints"))
+    assert checkpoints.latest()[0].epoch == 3
+    gan = tasks.build_model(configs.quick(configs.get()))
+    checkpoints.restore(gan)
     assert int(gan.g_optimizer.iterations) == 3 * 3  # 3 epochs x 3 steps, none lost
 
     # Run again unchanged: nothing to train, still exports and exits 0.
@@ -231,9 +235,9 @@ def test_training_on_real_digits_moves_samples_towards_them(tmp_path):
         corr = np.corrcoef(images.mean(0).ravel(), real.mean(0).ravel())[0, 1]
         return corr, abs((images > 0).mean() - (real > 0).mean())
 
-    untrained = train.build_gan(config)
+    untrained = tasks.build_model(config)
     corr0, ink0 = distance(untrained.generate(2000, seed=0))
-    gan = train.train_and_evaluate(config, str(tmp_path / "run"), verbose=0)
+    gan = trainer.train_and_evaluate(config, str(tmp_path / "run"), verbose=0)
     corr, ink = distance(gan.generate(2000, seed=0))
     assert corr0 < 0.5 and corr > 0.8, (corr0, corr)
     assert ink < 0.08 and ink < ink0, (ink0, ink)

@@ -168,10 +168,6 @@ class GANLoss:
     # loss samples itself and asks the discriminator's extra outputs to recover.
     code_dim = 0
 
-    def sample_codes(self, batch, seed):
-        """float32 (batch, code_dim) codes, or None when the loss uses none."""
-        return None
-
     def auxiliary_loss(self, codes, extras):
         """A loss on the discriminator's extra outputs for the fakes (e.g. InfoGAN's
         mutual-information term), added to both networks' losses; None for none."""
@@ -360,9 +356,6 @@ class InfoGAN(GANLoss):
 
     def generator_loss(self, fake_logits):
         return self.base.generator_loss(fake_logits)
-
-    def sample_codes(self, batch, seed):
-        return noise.sample_codes(batch, seed, self.num_categories, self.num_continuous)
 
     def check_models(self, generator, discriminator):
         """The codes of the generator (models.infogan) and the Q head of the
