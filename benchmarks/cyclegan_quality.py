@@ -24,7 +24,8 @@ import sys
 
 import numpy as np
 
-from gan_tf import checkpoint, configs, data, tasks, viz
+from gan_tf import checkpoint, data, tasks, viz
+from gan_tf import workdir as workdir_lib
 
 NUM_TEST = 997  # mnist_sample's test split
 
@@ -38,7 +39,7 @@ def _test_images(config):
 
 
 def main(workdir, picture=None):
-    config = configs.from_json_file(os.path.join(workdir, "config.json"))
+    config = workdir_lib.read_config_file(os.path.join(workdir, "config.json"))
     model = tasks.build_model(config)
     state = checkpoint.CheckpointManager(os.path.join(workdir, "checkpoints")).restore(model)
     images_a, images_b = _test_images(config)

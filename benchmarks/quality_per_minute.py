@@ -130,12 +130,12 @@ def _budget_callback(budgets_s, clock_kind, on_budget):
 def preset_worker(preset, overrides, dataset, budgets_s, clock_kind, out, seed=0):
     """Trains a preset through `trainer.train_and_evaluate` (what the CLI calls) with
     training-time budgets on `clock_kind`; samples the model at each budget."""
-    from gan_tf import configs, trainer
+    from gan_tf import configs, tasks, trainer
 
     fields = {"train.train_minutes": None, "train.epochs": 10**6, "train.seed": seed,
               **({"data.name": "fashion_mnist", "data.manual_dir": judge.FASHION_DIR}
                  if dataset == "fashion_mnist" else {}), **overrides}
-    config = configs.validate(configs.override(configs.get(preset), **fields))
+    config = tasks.validate(configs.override(configs.get(preset), **fields))
     name = os.path.basename(out.rstrip("/"))
 
     def on_budget(gan, budget_s, spent):

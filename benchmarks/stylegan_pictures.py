@@ -14,10 +14,11 @@ import os
 import shutil
 import sys
 
-from gan_tf import checkpoint, configs, tasks, viz
+from gan_tf import checkpoint, tasks, viz
+from gan_tf import workdir as workdir_lib
 
 workdir, out = sys.argv[1], sys.argv[2]
-config = configs.get(os.path.join(workdir, "config.json"))
+config = workdir_lib.read_config_file(os.path.join(workdir, "config.json"))
 gan = tasks.build_model(config)
 state = checkpoint.CheckpointManager(os.path.join(workdir, "checkpoints")).restore(gan)
 print("restored epoch", state.epoch)

@@ -88,7 +88,8 @@ def build_preset(config, shapes):
 
     policy = precision.resolve(config.train.precision)
     keras.mixed_precision.set_global_policy(policy)
-    return tasks.for_config(config).build(config, shapes), policy
+    return tasks.for_config(config).build(shapes, tasks.step_intervals(config.callbacks)), \
+        policy
 
 
 def digits(batch_size):
@@ -195,11 +196,11 @@ def make_preset_loop(name):
 
     config = preset_config(name)
     task = tasks.for_config(config)
-    shape = tasks.declared_image_shape(config) or tasks.KNOWN_SHAPES[config.data.name]
+    shape = tasks.image_shape_of(config)
     shapes = {"image_shape": tuple(shape)}
     if task.translation:
         shapes["image_shape_b"] = tuple(shape)
-    elif task.conditional(config):
+    elif task.conditional:
         shapes["num_classes"] = 10
     model, policy = build_preset(config, shapes)
     spec = example_spec(config, task, shape)
@@ -219,9 +220,9 @@ def example_spec(config, task, shape):
     batch = config.data.batch_size
     if task.translation:
         return (tf.TensorSpec((batch, *shape)),) * 2
-    batch *= task.d_steps(config)
+    batch *= task.d_steps
     images = tf.TensorSpec((batch, *shape))
-    return (images, tf.TensorSpec((batch,), tf.int32)) if task.conditional(config) \
+    return (images, tf.TensorSpec((batch,), tf.int32)) if task.conditional \
         else images
 
 

@@ -54,7 +54,7 @@ def main(argv):
     which, epochs = argv[0], int(argv[1])
     out = argv[2] if len(argv) > 2 and "=" not in argv[2] else f"/tmp/{which}"
     fields = dict(arg.split("=", 1) for arg in argv[2:] if "=" in arg)
-    config = configs.validate(configs.override(
+    config = tasks.validate(configs.override(
         configs.get(which), **{"train.epochs": epochs},
         **{k: _value(v) for k, v in fields.items()}))
     print("config:", config.to_json())

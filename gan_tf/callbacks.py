@@ -15,11 +15,10 @@ import numpy as np
 import tensorflow as tf
 
 from gan_tf import checkpoint as checkpoint_lib
+from gan_tf import configs
 from gan_tf import fileio
 from gan_tf import viz
 
-ON_DIVERGENCE = ("stop", "rollback")
-ON_EXPLOSION = ("warn", "stop", "rollback")
 _EPOCH_PNG = re.compile(r"epoch_\d+\.png")
 
 
@@ -242,8 +241,8 @@ class DivergenceGuard(keras.callbacks.Callback):
 
     def __init__(self, loss_limit=1e6, on_explosion="warn", pinned_steps=200, rollbacks=0):
         super().__init__()
-        if on_explosion not in ON_EXPLOSION:
-            raise ValueError(f"on_explosion must be one of {', '.join(ON_EXPLOSION)}, "
+        if on_explosion not in configs.ON_EXPLOSION:
+            raise ValueError(f"on_explosion must be one of {', '.join(configs.ON_EXPLOSION)}, "
                              f"got {on_explosion!r}")
         self.loss_limit = float(loss_limit)
         self.on_explosion = on_explosion

@@ -34,18 +34,17 @@ import zlib
 
 import keras
 import numpy as np
+import tensorflow as tf
 
-STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
-
+from gan_tf import _keras_compat
+from gan_tf import configs
 
 def make_strategy(name):
-    """The strategy named `name` (one of STRATEGIES).
+    """The strategy named `name` (one of configs.STRATEGIES).
 
     Raises:
         ValueError: an unknown name.
     """
-    import tensorflow as tf
-
     if name == "default":
         return tf.distribute.get_strategy()
     if name == "mirrored":
@@ -57,7 +56,8 @@ def make_strategy(name):
         tf.config.experimental_connect_to_cluster(resolver)
         tf.tpu.experimental.initialize_tpu_system(resolver)
         return tf.distribute.TPUStrategy(resolver)
-    raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}, got {name!r}")
+    raise ValueError(f"strategy must be one of {', '.join(configs.STRATEGIES)}, "
+                     f"got {name!r}")
 
 
 def task(strategy):
@@ -95,8 +95,6 @@ class WorkersDisagreeError(RuntimeError):
 
 def _cluster(strategy):
     """The cluster spec as a dict, or None outside a multi-worker strategy."""
-    import tensorflow as tf
-
     if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         return None
     resolver = getattr(strategy, "cluster_resolver", None)
@@ -130,8 +128,6 @@ _SUMS = {}
 def _sum(strategy, values):
     """The sum over all workers of each worker's float64 array `values` (one
     collective; a barrier too: it returns once all workers have called it)."""
-    import tensorflow as tf
-
     key = id(strategy)
     if key not in _SUMS:
         @tf.function
@@ -208,8 +204,6 @@ class SameStatistics(keras.callbacks.Callback):
 def state_digest(model):
     """A CRC-32 of everything training changes in `model` (an AdversarialModel): its
     weights, random generators' states, step count and both optimizers' variables."""
-    from gan_tf import _keras_compat
-
     variables = list(model.weights) + _keras_compat.random_states(model)
     for optimizer in (model.g_optimizer, model.d_optimizer):
         variables += list(optimizer.variables)
@@ -239,8 +233,6 @@ def check_same_state(strategy, model, when):
 
 def lost_worker(error):
     """True for the errors a collective raises when another worker is gone."""
-    import tensorflow as tf
-
     return isinstance(error, (tf.errors.UnavailableError, tf.errors.AbortedError,
                               tf.errors.CancelledError, tf.errors.DeadlineExceededError)) \
         or (isinstance(error, tf.errors.OpError) and "Collective ops is aborted" in str(error))

@@ -33,6 +33,7 @@ from absl import flags
 from absl import logging
 
 from gan_tf import _cli
+from gan_tf import workdir as workdir_lib
 
 
 def define_flags(flag_values):
@@ -255,10 +256,8 @@ def _check_output(output):
 
 def _dataset_of(config_path):
     try:
-        with open(config_path) as f:
-            recorded = json.load(f)
-        return recorded.get("data", {}).get("name")
-    except (ValueError, AttributeError) as error:
+        return workdir_lib.read_config_file(config_path).data.name
+    except ValueError as error:
         raise UsageError(f"{config_path} is corrupt ({error}); pass --dataset") from error
 
 

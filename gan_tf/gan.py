@@ -18,13 +18,13 @@ import numpy as np
 import tensorflow as tf
 
 from gan_tf import augment as augment_lib
+from gan_tf import configs
 from gan_tf import flops
 from gan_tf import losses
 from gan_tf import noise
 from gan_tf.adversarial import AdversarialModel
 from gan_tf.adversarial import unpack
 
-LATENT_DISTRIBUTIONS = ("normal", "uniform")
 EMA_RAMPUP = 0.05  # StyleGAN2-ADA's ema_rampup (see ema_decay_at)
 
 
@@ -77,8 +77,9 @@ class GAN(AdversarialModel):
         super().__init__(**kwargs)
         if int(latent_dim) != latent_dim or latent_dim <= 0:
             raise ValueError(f"latent_dim must be a positive integer, got {latent_dim!r}")
-        if latent_distribution not in LATENT_DISTRIBUTIONS:
-            raise ValueError(f"latent_distribution must be one of {LATENT_DISTRIBUTIONS}, "
+        if latent_distribution not in configs.LATENT_DISTRIBUTIONS:
+            raise ValueError(f"latent_distribution must be one of "
+                             f"{configs.LATENT_DISTRIBUTIONS}, "
                              f"got {latent_distribution!r}")
         if ema_decay is not None and not 0 < ema_decay < 1:
             raise ValueError(f"ema_decay must be in (0, 1) or None, got {ema_decay!r}")
@@ -121,7 +122,8 @@ class GAN(AdversarialModel):
                 leave no noise.
         """
         if isinstance(loss, str):
-            loss = losses.get(loss, **losses.code_arguments(loss, self.generator))
+            loss = losses.get(loss, **losses.code_arguments(
+                loss, losses.declared_codes(self.generator)))
         super().compile(g_optimizer, d_optimizer, loss, **kwargs)
 
     def _check_loss(self, gan_loss):

@@ -22,8 +22,10 @@ images stay float32.
 """
 
 from absl import logging
+import tensorflow as tf
 
-PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
+from gan_tf import configs
+
 _BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 
 
@@ -47,8 +49,6 @@ def cpu_has_native_bf16(flags=None):
 
 def gpu_capabilities():
     """[(major, minor) compute capability] of every visible GPU ((0, 0) when unknown)."""
-    import tensorflow as tf
-
     found = []
     for gpu in tf.config.list_physical_devices("GPU"):
         capability = tf.config.experimental.get_device_details(gpu).get(
@@ -80,16 +80,17 @@ def resolve(name):
     """The Keras dtype policy name for `name`.
 
     Args:
-        name: one of PRECISIONS.
+        name: one of configs.PRECISIONS.
 
     Returns:
         "float32", "mixed_bfloat16" or "mixed_float16".
 
     Raises:
-        ValueError: `name` is not one of PRECISIONS.
+        ValueError: `name` is not one of configs.PRECISIONS.
     """
-    if name not in PRECISIONS:
-        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {name!r}")
+    if name not in configs.PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(configs.PRECISIONS)}, "
+                         f"got {name!r}")
     if name != "auto":
         return name
     chosen, why = choose(gpu_capabilities(), cpu_has_native_bf16())

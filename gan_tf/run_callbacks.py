@@ -33,15 +33,28 @@ from gan_tf import callbacks as callbacks_lib
 from gan_tf import checkpoint as checkpoint_lib
 from gan_tf import distribute
 from gan_tf import interrupt
+from gan_tf.metrics import frechet_evaluation
 
 
-class Kit:
-    """A run's callbacks and the handles the trainer needs."""
+class RunCallbacks:
+    """The callbacks of one trainer run, in order (`callbacks`), and what the trainer
+    asks of them: the guard, the budget and the checkpoint callback, whether the last
+    fit stopped early and why, the signal that ends the run.
+
+    It reads the run (a `gan_tf.trainer.Run`, whole config included: the guard and
+    budget read its train section, the checkpoints, grids and logs its callbacks
+    section, the monitors its data section) and changes only the run state that the
+    callbacks keep (`RunState`: steps, history, training time), never the run.
+
+    Args:
+        run: the trainer's run, prepared (its state restored).
+        extra_callbacks: more Keras callbacks, run at epoch ends before the writers.
+    """
 
     def __init__(self, run, extra_callbacks=()):
-        config, workdir = run.config, run.workdir
+        config, workdir, chief = run.config, run.workdir, run.chief
         cb, train = config.callbacks, config.train
-        self.run = run
+        self.model, self.steps_per_epoch = run.model, run.steps_per_epoch
         self.guard = callbacks_lib.DivergenceGuard(
             loss_limit=train.loss_limit, on_explosion=train.on_explosion,
             rollbacks=run.state.rollbacks)
@@ -54,11 +67,12 @@ class Kit:
             steps_per_epoch=run.steps_per_epoch,
             history_path=workdir / "history.json" if run.chief else None,
             plot_path=workdir / "losses.png" if run.chief else None,
-            should_save=lambda: run.chief and not self.guard.diverged)
+            should_save=lambda: chief and not self.guard.diverged)
         epoch_end = self._monitors(run) + list(extra_callbacks or ())
         if run.chief:
             epoch_end += [
-                run.task.sample_callback(config, workdir / "samples", workdir / "logs"),
+                run.task.sample_callback(config.data, cb, workdir / "samples",
+                                         workdir / "logs"),
                 self.checkpoint,
                 keras.callbacks.TensorBoard(workdir / "logs", write_graph=False,
                                             update_freq=cb.log_every_steps or "epoch")]
@@ -75,7 +89,7 @@ class Kit:
     def stop_target(self):
         """What a first signal stops at once: the model, or with several workers
         nothing (`_StopTogether` stops them all after the same step)."""
-        return self.run.model if self.together is None else _Unstoppable()
+        return self.model if self.together is None else _Unstoppable()
 
     def signal(self):
         """The signal that ends the run: this worker's, or another worker's that all
@@ -84,19 +98,18 @@ class Kit:
         mine = monitor.requested if monitor is not None else None
         return mine or (self.together.signal if self.together is not None else None)
 
-    def _monitors(self, run):
-        config = run.config
+    @staticmethod
+    def _monitors(run):
+        data, cb, seed = run.config.data, run.config.callbacks, run.config.train.seed
         found = []
-        if config.callbacks.collapse_every:
-            reference = run.task.reference_images(config)
+        if cb.collapse_every:
+            reference = run.task.reference_images(data)
             if reference is not None:
                 found.append(callbacks_lib.ModeCollapseMonitor(
-                    reference, every=config.callbacks.collapse_every,
-                    threshold=config.callbacks.collapse_threshold, seed=config.train.seed))
-        if config.callbacks.eval_every and run.chief:
-            from gan_tf.metrics import callbacks as metric_callbacks
-
-            found.append(metric_callbacks.for_config(config, run.workdir.path))
+                    reference, every=cb.collapse_every, threshold=cb.collapse_threshold,
+                    seed=seed))
+        if cb.eval_every and run.chief:
+            found.append(frechet_evaluation.for_config(data, cb, seed, run.workdir.path))
         return found
 
     def _epoch_counts(self):
@@ -104,7 +117,7 @@ class Kit:
         epoch, or the last (partial) one of a time budget, and never a diverged one."""
         if self.guard.diverged:
             return False
-        model, spe = self.run.model, self.run.steps_per_epoch
+        model, spe = self.model, self.steps_per_epoch
         if model.train_steps % spe == 0:
             return True
         return bool(self.budget and self.budget.stopped and not self.signal())
@@ -119,16 +132,10 @@ class Kit:
         return _ResumeEpoch(trackers)
 
     def adopt(self, state):
-        """Continues from `state` (a rollback's restored one); returns it."""
-        state.steps_per_epoch = self.run.steps_per_epoch
+        """Continues from `state` (a rollback's restored one)."""
         self.checkpoint.state = state
         self.clock.state = state
         self.guard.rollbacks = state.rollbacks
-        return state
-
-
-def build(run, extra_callbacks=()):
-    return Kit(run, extra_callbacks)
 
 
 class _CompleteEpochs(keras.callbacks.Callback):

@@ -9,42 +9,49 @@ compile its model, draw its sample grids and feed its monitors. Two kinds exist:
                      datasets
 
 `for_config(config)` picks the task of `config.model.family`; nothing else in the
-trainer branches on the family.
+trainer branches on the family. A task is made for the config's `model` and `train`
+sections (its networks and its loss, built once); its methods take the other
+sections they read (`data`, `callbacks`). `check` alone takes the whole config: it
+checks the sections against each other (a dataset for the family, an evaluation
+extractor for the dataset).
 """
+
+import functools
 
 import keras
 
 from gan_tf import augment
+from gan_tf import callbacks
+from gan_tf import configs
+from gan_tf import cyclegan
 from gan_tf import data
 from gan_tf import losses
 from gan_tf import models
-
-OPTIMIZERS = ("adam", "rmsprop")
-# Shapes of the named datasets, for building models before any data is read.
-KNOWN_SHAPES = {"mnist_sample": (28, 28, 1), "mnist": (28, 28, 1),
-                "fashion_mnist": (28, 28, 1), "svhn_cropped": (32, 32, 3),
-                "cifar10": (32, 32, 3), "celeb_a": (64, 64, 3)}
+from gan_tf.gan import GAN
+from gan_tf.metrics import features
 
 
 def for_config(config):
-    """The task of `config.model.family`.
+    """The task of `config.model.family`, for the config's model and train sections.
 
     Raises:
         ValueError: an unknown family.
     """
     if models.is_translation(config.model.family):
-        return TranslationTask()
-    return LatentTask()
+        return TranslationTask(config.model, config.train)
+    return LatentTask(config.model, config.train)
 
 
-def check(config):
+def validate(config):
     """Checks every name of `config` by building what it names (loss, model families,
-    dataset, augmentation policy, evaluation extractor), before any data is read.
+    dataset, augmentation policy, evaluation extractor), before any data is read;
+    returns the config.
 
     Raises:
         ValueError: one line naming the bad value and the choices or the fix.
     """
     for_config(config).check(config)
+    return config
 
 
 def build_model(config, image_shape=None, image_shape_b=None):
@@ -56,12 +63,13 @@ def build_model(config, image_shape=None, image_shape_b=None):
         ValueError: an unknown family or loss, or a dataset whose image shape is known
             only from its data (pass `image_shape`).
     """
-    shapes = {k: tuple(v) for k, v in (("image_shape", image_shape),
-                                       ("image_shape_b", image_shape_b)) if v}
+    shapes = {"image_shape": tuple(image_shape or image_shape_of(config))}
+    if image_shape_b:
+        shapes["image_shape_b"] = tuple(image_shape_b)
     task = for_config(config)
-    if not task.translation and task.conditional(config):
+    if not task.translation and task.conditional:
         shapes["num_classes"] = config.model.generator.get("num_classes", 10)
-    return task.build(config, shapes)
+    return task.build(shapes, step_intervals(config.callbacks))
 
 
 def build_optimizer(train, learning_rate):
@@ -75,30 +83,60 @@ def build_optimizer(train, learning_rate):
     if train.optimizer == "adam":
         return keras.optimizers.Adam(learning_rate, beta_1=train.beta_1, beta_2=train.beta_2,
                                      global_clipnorm=train.grad_clip_norm)
-    raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, "
+    raise ValueError(f"optimizer must be one of {', '.join(configs.OPTIMIZERS)}, "
                      f"got {train.optimizer!r}")
 
 
-def step_intervals(config):
+def step_intervals(callbacks_config):
     """The step counts the run's callbacks act on (mid-epoch checkpoints, sample
     grids, TensorBoard logs; the non-zero ones), which `steps_per_execution="auto"`
     divides so that they stay exact."""
-    cb = config.callbacks
+    cb = callbacks_config
     return tuple(n for n in (cb.checkpoint_every_steps, cb.sample_every_steps,
                              cb.log_every_steps) if n)
 
 
-def _load_kwargs(config):
-    cfg = config.data
+def _load_kwargs(data_config):
+    cfg = data_config
     return {"split": cfg.split, "batch_size": cfg.batch_size, "image_size": cfg.image_size,
             "data_dir": cfg.data_dir, "manual_dir": cfg.manual_dir,
             "on_bad_image": cfg.on_bad_image}
 
 
 class LatentTask:
-    """GAN families: latents (and labels) -> images, one dataset."""
+    """GAN families: latents (and labels) -> images, one dataset.
+
+    Args:
+        model: the config's `ModelConfig`.
+        train: the config's `TrainConfig`.
+    """
 
     translation = False
+
+    def __init__(self, model, train):
+        self.model, self.train = model, train
+
+    @functools.cached_property
+    def loss(self):
+        """The run's `GANLoss`, built once: `train.loss` with `train.loss_kwargs` and
+        the latent codes the generator declares (InfoGAN's sizes).
+
+        Raises:
+            ValueError: an unknown loss or family, or arguments the loss refuses.
+        """
+        codes = losses.codes_of(models.get(self.model.family).Generator,
+                                self.model.generator)
+        return losses.get(self.train.loss, **{
+            **losses.code_arguments(self.train.loss, codes), **self.train.loss_kwargs})
+
+    @property
+    def d_steps(self):
+        """Dataset batches one training step takes (one per critic step)."""
+        return self.loss.d_steps
+
+    @property
+    def conditional(self):
+        return bool(getattr(models.get(self.model.family).Generator, "conditional", False))
 
     def check(self, config):
         model = config.model
@@ -108,7 +146,7 @@ class LatentTask:
             raise ValueError(f"discriminator_family {discriminator_family!r} is an "
                              f"image-to-image family; it needs --model of its own")
         models.get(discriminator_family)
-        loss = losses.get(config.train.loss, **config.train.loss_kwargs)
+        loss = self.loss
         if getattr(generator_class, "latent_codes", False) and not loss.code_dim:
             raise ValueError(
                 f"model {model.family} draws latent codes, which loss "
@@ -116,29 +154,20 @@ class LatentTask:
                 f"part: --set=train.loss_kwargs.base={config.train.loss})")
         augment.parse_policy(model.augment)
         data.check_name(config.data.name)
-        if config.callbacks.eval_every:
-            from gan_tf.metrics import features
+        if config.callbacks.eval_every and \
+                config.data.name not in features.CLASSIFIER_FOR_DATASET:
+            raise ValueError(
+                f"eval_every needs a bundled classifier for the dataset; there is "
+                f"none for {config.data.name!r} (only {', '.join(features.CLASSIFIERS)})"
+                "; evaluate afterwards with python -m gan_tf.evaluate "
+                "--extractor=inception")
 
-            if config.data.name not in features.CLASSIFIER_FOR_DATASET:
-                raise ValueError(
-                    f"eval_every needs a bundled classifier for the dataset; there is "
-                    f"none for {config.data.name!r} (only {', '.join(features.CLASSIFIERS)})"
-                    "; evaluate afterwards with python -m gan_tf.evaluate "
-                    "--extractor=inception")
+    def load_data(self, data_config, repeat=True, shuffle=True):
+        return data.load(data_config.name, seed=self.train.seed, repeat=repeat,
+                         shuffle=shuffle, with_labels=self.conditional,
+                         **_load_kwargs(data_config))
 
-    def d_steps(self, config):
-        """Dataset batches one training step takes (one per critic step)."""
-        return losses.get(config.train.loss, **config.train.loss_kwargs).d_steps
-
-    def conditional(self, config):
-        return bool(getattr(models.get(config.model.family).Generator, "conditional", False))
-
-    def load_data(self, config, repeat=True, shuffle=True):
-        return data.load(config.data.name, seed=config.train.seed, repeat=repeat,
-                         shuffle=shuffle, with_labels=self.conditional(config),
-                         **_load_kwargs(config))
-
-    def check_data(self, config, dataset):
+    def check_data(self, data_config, dataset, preset):
         """Data against the preset's models; returns the shapes `build` takes.
 
         Raises:
@@ -146,37 +175,36 @@ class LatentTask:
                 a conditional model cannot take.
         """
         image_shape = data.element_shape(dataset)
-        declared = declared_image_shape(config)
+        declared = declared_image_shape(self.model)
         if declared:
-            data.check_matches_model(image_shape, declared, name=config.data.name,
-                                     model=f"preset {config.preset}")
+            data.check_matches_model(image_shape, declared, name=data_config.name,
+                                     model=f"preset {preset}")
         shapes = {"image_shape": tuple(image_shape)}
-        if self.conditional(config):
-            shapes["num_classes"] = self._num_classes(config)
+        if self.conditional:
+            shapes["num_classes"] = self._num_classes(data_config)
         return shapes
 
-    def _num_classes(self, config):
-        found = data.num_classes(config.data.name, data_dir=config.data.data_dir,
-                                 manual_dir=config.data.manual_dir)
-        wanted = config.model.generator.get("num_classes")
+    def _num_classes(self, data_config):
+        found = data.num_classes(data_config.name, data_dir=data_config.data_dir,
+                                 manual_dir=data_config.manual_dir)
+        wanted = self.model.generator.get("num_classes")
         if not found or found < 2:
             raise ValueError(
-                f"model {config.model.family} draws images of given classes but "
-                f"{config.data.name} has {found or 'no'} class labels; use a dataset with "
+                f"model {self.model.family} draws images of given classes but "
+                f"{data_config.name} has {found or 'no'} class labels; use a dataset with "
                 "two or more classes (a folder: one subfolder per class)")
         if wanted is not None and wanted != found:
             raise ValueError(
-                f"{config.data.name} has {found} classes but the preset's generator "
+                f"{data_config.name} has {found} classes but the preset's generator "
                 f"takes num_classes={wanted}; pass --set=model.generator.num_classes="
                 f"{found} --set=model.discriminator.num_classes={found}")
         return found
 
-    def build(self, config, shapes):
-        """The compiled `GAN` of `config` for data of `shapes` (from `check_data`)."""
-        from gan_tf.gan import GAN
-
-        model, train = config.model, config.train
-        image_shape = tuple(shapes.get("image_shape") or _image_shape(config))
+    def build(self, shapes, intervals=()):
+        """The compiled `GAN` for data of `shapes` (from `check_data`); `intervals`:
+        the callbacks' step intervals (`step_intervals`)."""
+        model, train = self.model, self.train
+        image_shape = tuple(shapes["image_shape"])
         classes = {"num_classes": shapes["num_classes"]} if shapes.get("num_classes") else {}
         keras.utils.set_random_seed(train.seed)
         generator = models.get(model.family).Generator(
@@ -187,40 +215,59 @@ class LatentTask:
         gan = GAN(generator, discriminator, latent_dim=model.latent_dim, seed=train.seed,
                   latent_distribution=model.latent_distribution, ema_decay=model.ema_decay,
                   ema_rampup=model.ema_rampup, augment=model.augment)
-        loss = losses.get(train.loss, **{**losses.code_arguments(train.loss, generator),
-                                        **train.loss_kwargs})
         gan.compile(g_optimizer=build_optimizer(train, train.g_lr),
-                    d_optimizer=build_optimizer(train, train.d_lr), loss=loss,
+                    d_optimizer=build_optimizer(train, train.d_lr), loss=self.loss,
                     jit_compile=train.jit_compile,
                     steps_per_execution=train.steps_per_execution)
-        gan.step_intervals = step_intervals(config)
+        gan.step_intervals = tuple(intervals)
         return gan
 
-    def sample_callback(self, config, samples_dir, log_dir):
-        from gan_tf import callbacks
-
-        cb = config.callbacks
+    def sample_callback(self, data_config, callbacks_config, samples_dir, log_dir):
+        cb = callbacks_config
         return callbacks.SampleGrid(samples_dir, num_images=cb.num_samples,
-                                    columns=cb.sample_columns, seed=config.train.seed,
+                                    columns=cb.sample_columns, seed=self.train.seed,
                                     log_dir=log_dir, every=cb.sample_every,
                                     every_steps=cb.sample_every_steps)
 
-    def reference_images(self, config, num=256):
+    def reference_images(self, data_config, num=256):
         """Unshuffled data images for the mode-collapse check (float (n, H, W, C))."""
-        ds = data.load(config.data.name, shuffle=False, drop_remainder=False, cache=False,
-                       **{**_load_kwargs(config), "batch_size": num})
+        ds = data.load(data_config.name, shuffle=False, drop_remainder=False, cache=False,
+                       **{**_load_kwargs(data_config), "batch_size": num})
         batch = next(iter(ds))
         return (batch[0] if isinstance(batch, tuple) else batch).numpy()
 
-    def fingerprint(self, config):
-        return {"a": _fingerprint(config.data.name, config)}
+    def fingerprint(self, data_config):
+        return {"a": _fingerprint(data_config.name, data_config)}
 
 
 class TranslationTask:
-    """Image-to-image families (CycleGAN): two unpaired datasets."""
+    """Image-to-image families (CycleGAN): two unpaired datasets.
+
+    Args:
+        model: the config's `ModelConfig`.
+        train: the config's `TrainConfig`; its `loss_kwargs` may hold the cycle and
+            identity weights (`configs.CYCLE_LOSS_KEYS`), which go to `CycleGAN.compile`.
+    """
 
     translation = True
-    CYCLE_LOSS_KEYS = ("cycle_weight", "identity_weight")
+    conditional = False
+    d_steps = 1
+
+    def __init__(self, model, train):
+        self.model, self.train = model, train
+        kwargs = dict(train.loss_kwargs)
+        self.weights = {key: kwargs.pop(key) for key in configs.CYCLE_LOSS_KEYS
+                        if key in kwargs}
+        self._loss_kwargs = kwargs
+
+    @functools.cached_property
+    def loss(self):
+        """The adversarial `GANLoss`, built once (the weights apart).
+
+        Raises:
+            ValueError: an unknown loss, or arguments the loss refuses.
+        """
+        return losses.get(self.train.loss, **self._loss_kwargs)
 
     def check(self, config):
         family = config.model.family
@@ -233,11 +280,10 @@ class TranslationTask:
                              f"--dataset_b (data.name_b), e.g. mnist_sample_inverted")
         data.check_unpaired_name(config.data.name, "dataset (data.name)")
         data.check_unpaired_name(config.data.name_b, "second dataset (data.name_b)")
-        loss_kwargs, weights = self._split_loss_kwargs(config)
-        for key, value in weights.items():
+        for key, value in self.weights.items():
             if not value >= 0:
                 raise ValueError(f"{key} must be >= 0, got {value!r}")
-        loss = losses.get(config.train.loss, **loss_kwargs)
+        loss = self.loss
         if loss.regularizers or loss.code_dim or loss.d_steps != 1:
             raise ValueError(f"model {family} takes a plain adversarial loss (one D step, "
                              f"no regularisers or codes), got {config.train.loss!r} with "
@@ -249,82 +295,78 @@ class TranslationTask:
             raise ValueError(f"ema and augment are options of the latent GANs, not of "
                              f"model {family}")
 
-    def _split_loss_kwargs(self, config):
-        kwargs = dict(config.train.loss_kwargs)
-        weights = {key: kwargs.pop(key) for key in self.CYCLE_LOSS_KEYS if key in kwargs}
-        return kwargs, weights
+    def load_data(self, data_config, repeat=True, shuffle=True):
+        return data.load_unpaired(data_config.name, data_config.name_b, repeat=repeat,
+                                  shuffle=shuffle, seed=self.train.seed,
+                                  **_load_kwargs(data_config))
 
-    def d_steps(self, config):
-        return 1
-
-    def load_data(self, config, repeat=True, shuffle=True):
-        return data.load_unpaired(config.data.name, config.data.name_b, repeat=repeat,
-                                  shuffle=shuffle, seed=config.train.seed,
-                                  **_load_kwargs(config))
-
-    def check_data(self, config, dataset):
+    def check_data(self, data_config, dataset, preset):
         spec_a, spec_b = dataset.element_spec
         return {"image_shape": tuple(spec_a.shape[1:]),
                 "image_shape_b": tuple(spec_b.shape[1:])}
 
-    def build(self, config, shapes):
-        """The compiled `CycleGAN` of `config`: `config.model.generator` and
-        `.discriminator` are the networks' keyword arguments, `config.train.loss` the
-        adversarial loss and `config.train.loss_kwargs` may hold `cycle_weight` and
-        `identity_weight`."""
-        from gan_tf import cyclegan
-
-        model, train = config.model, config.train
+    def build(self, shapes, intervals=()):
+        """The compiled `CycleGAN`: `model.generator` and `.discriminator` are the
+        networks' keyword arguments, `train.loss` the adversarial loss; `intervals`:
+        the callbacks' step intervals (`step_intervals`)."""
+        model, train = self.model, self.train
         keras.utils.set_random_seed(train.seed)
-        loss_kwargs, weights = self._split_loss_kwargs(config)
-        gan = cyclegan.build(shapes.get("image_shape") or _image_shape(config),
-                             shapes.get("image_shape_b"), generator=model.generator,
-                             discriminator=model.discriminator)
+        gan = cyclegan.build(shapes["image_shape"], shapes.get("image_shape_b"),
+                             generator=model.generator, discriminator=model.discriminator)
         gan.compile(g_optimizer=build_optimizer(train, train.g_lr),
-                    d_optimizer=build_optimizer(train, train.d_lr),
-                    loss=losses.get(train.loss, **loss_kwargs),
+                    d_optimizer=build_optimizer(train, train.d_lr), loss=self.loss,
                     jit_compile=train.jit_compile,
-                    steps_per_execution=train.steps_per_execution, **weights)
-        gan.step_intervals = step_intervals(config)
+                    steps_per_execution=train.steps_per_execution, **self.weights)
+        gan.step_intervals = tuple(intervals)
         return gan
 
-    def sample_callback(self, config, samples_dir, log_dir):
-        from gan_tf import callbacks
-
-        ds = data.load_unpaired(config.data.name, config.data.name_b, shuffle=False,
-                                cache=False, **{**_load_kwargs(config), "batch_size": 8})
+    def sample_callback(self, data_config, callbacks_config, samples_dir, log_dir):
+        ds = data.load_unpaired(data_config.name, data_config.name_b, shuffle=False,
+                                cache=False, **{**_load_kwargs(data_config), "batch_size": 8})
         images_a, images_b = next(iter(ds))  # the first 8 images of each, in order
         return callbacks.TranslationGrid(samples_dir, images_a.numpy(), images_b.numpy(),
-                                         log_dir=log_dir, every=config.callbacks.sample_every,
-                                         every_steps=config.callbacks.sample_every_steps)
+                                         log_dir=log_dir, every=callbacks_config.sample_every,
+                                         every_steps=callbacks_config.sample_every_steps)
 
-    def reference_images(self, config, num=256):
+    def reference_images(self, data_config, num=256):
         return None  # no latents to collapse
 
-    def fingerprint(self, config):
+    def fingerprint(self, data_config):
         found = {}
-        for key, name in (("a", config.data.name), ("b", config.data.name_b)):
+        for key, name in (("a", data_config.name), ("b", data_config.name_b)):
             base = name[:-len(data.INVERTED_SUFFIX)] if name.endswith(
                 data.INVERTED_SUFFIX) else name
-            found[key] = _fingerprint(base, config)
+            found[key] = _fingerprint(base, data_config)
         return found
 
 
-def _fingerprint(name, config):
-    return data.fingerprint(name, split=config.data.split, data_dir=config.data.data_dir,
-                            manual_dir=config.data.manual_dir)
+def _fingerprint(name, data_config):
+    return data.fingerprint(name, split=data_config.split, data_dir=data_config.data_dir,
+                            manual_dir=data_config.manual_dir)
 
 
-def declared_image_shape(config):
+def declared_image_shape(model_config):
     """The image shape the preset fixes for its models, or None (they follow the data)."""
-    for kwargs in (config.model.generator, config.model.discriminator):
+    for kwargs in (model_config.generator, model_config.discriminator):
         if kwargs.get("image_shape"):
             return tuple(kwargs["image_shape"])
     return None
 
 
-def _image_shape(config):
-    declared = declared_image_shape(config)
+# Shapes of the named datasets, for building models before any data is read.
+KNOWN_SHAPES = {"mnist_sample": (28, 28, 1), "mnist": (28, 28, 1),
+                "fashion_mnist": (28, 28, 1), "svhn_cropped": (32, 32, 3),
+                "cifar10": (32, 32, 3), "celeb_a": (64, 64, 3)}
+
+
+def image_shape_of(config):
+    """The image shape of `config`'s models before any data is read: the preset's
+    declared one, else its named dataset's (resized by `data.image_size`).
+
+    Raises:
+        ValueError: the shape is known only from the data (a folder).
+    """
+    declared = declared_image_shape(config.model)
     if declared:
         return declared
     if config.data.name not in KNOWN_SHAPES:

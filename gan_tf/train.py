@@ -29,8 +29,17 @@ from absl import flags
 from absl import logging
 
 from gan_tf import _cli
+from gan_tf import checkpoint
 from gan_tf import configs
+from gan_tf import data
+from gan_tf import distribute
+from gan_tf import fileio
 from gan_tf import interrupt
+from gan_tf import losses
+from gan_tf import models
+from gan_tf import trainer
+from gan_tf import workdir as workdir_lib
+from gan_tf.data import prepared
 
 EXIT_USAGE, EXIT_DIVERGED, EXIT_WORKER_LOST = 2, 3, 4
 EXIT_SIGINT, EXIT_SIGTERM = interrupt.EXIT_CODES["SIGINT"], interrupt.EXIT_CODES["SIGTERM"]
@@ -39,8 +48,6 @@ EXIT_SIGINT, EXIT_SIGTERM = interrupt.EXIT_CODES["SIGINT"], interrupt.EXIT_CODES
 def define_flags(flag_values):
     """Defines the training CLI's flags on `flag_values`: the run's own, and one short
     flag per config field that names one (its help and type from the field)."""
-    from gan_tf import data, losses, models, trainer
-
     where = {"flag_values": flag_values}
     flags.DEFINE_string("config", "default", f"Preset: one of {', '.join(configs.names())}"
                         "; or a run's config.json to reproduce that run.", **where)
@@ -111,7 +118,7 @@ def config_from_flags(flag_values):
         _cli.UsageError: an unknown preset or field, or a value its field refuses.
     """
     try:
-        config = configs.get(flag_values.config)
+        config = _preset_or_recorded(flag_values.config)
         if flag_values.quick:  # before the flags, so that explicit flags win
             config = configs.quick(config)
         hints = {dotted: hint for dotted, _, hint in configs.fields()}
@@ -125,6 +132,23 @@ def config_from_flags(flag_values):
         return configs.override_from_strings(config, flag_values.set)
     except ValueError as error:
         raise _cli.UsageError(str(error)) from error
+
+
+def _preset_or_recorded(name):
+    """The config --config names: a preset, or the config a run's config.json records
+    (a path ending in ".json"), which reproduces that run.
+
+    Raises:
+        ValueError: an unknown preset, or a config.json that cannot be read.
+    """
+    if not str(name).endswith(".json"):
+        return configs.get(name)
+    try:
+        return workdir_lib.read_config_file(name)
+    except Exception as error:  # noqa: BLE001 - gfile, JSON and field errors alike
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else \
+            type(error).__name__
+        raise ValueError(f"cannot read the config {name}: {reason}") from error
 
 
 def config_from_argv(argv):
@@ -176,9 +200,6 @@ def main(argv=None):
 
 
 def _train(config, workdir, flag_values):
-    from gan_tf import checkpoint, data, distribute, trainer
-    from gan_tf.data import prepared
-
     try:
         # TensorFlow's autograph and tfds write temporary files that only an orderly
         # exit deletes: a folder of this run's holds them, deleted after it, or by
@@ -202,8 +223,6 @@ def _train(config, workdir, flag_values):
 
 
 def _report_done(workdir):
-    from gan_tf import fileio
-
     samples = fileio.join(workdir, "samples")
     grids = [f for f in fileio.listdir(samples) if f.endswith(".png")]
     where = os.path.abspath(workdir) if fileio.is_local(workdir) else workdir

@@ -23,19 +23,21 @@ import dataclasses
 import json
 import shutil
 import time
-from typing import Any
+from typing import Optional, Union
 
 from absl import logging
 import keras
 import numpy as np
 import tensorflow as tf
 
+from gan_tf import adversarial
 from gan_tf import checkpoint as checkpoint_lib
 from gan_tf import configs
 from gan_tf import distribute
 from gan_tf import fileio
 from gan_tf import interrupt
 from gan_tf import precision
+from gan_tf import run_callbacks
 from gan_tf import tasks
 from gan_tf import workdir as workdir_lib
 from gan_tf.data import DatasetUnavailableError
@@ -53,20 +55,37 @@ class DivergedError(RuntimeError):
 
 @dataclasses.dataclass
 class Run:
-    """Everything one call of `train_and_evaluate` works with."""
+    """Everything one call of `train_and_evaluate` works with. `setup` makes it, and
+    only this module changes it: `prepare` sets the restored `state` (and may keep
+    the run's recorded `steps_per_epoch`), `train` adopts a rollback's state.
 
-    config: Any
-    task: Any
-    workdir: Any
+    Attributes:
+        config: the run's config.
+        task: what the model family needs (tasks.for_config).
+        workdir: the run's folder; a scratch folder on the other workers of a
+            multi-worker run (only the chief writes the workdir).
+        chief: whether this worker writes the workdir.
+        strategy: the tf.distribute strategy the model was built in.
+        model: the compiled `GAN` or `CycleGAN`.
+        steps_per_epoch: training steps per epoch.
+        manager: this worker's checkpoints (in its workdir).
+        shared_checkpoints: the chief's checkpoints, which every worker resumes from.
+        dataset: the data built by `setup`, used by the first stream only.
+        state: the run state, restored by `prepare`.
+        data_changed: the data differs from the data the run started on (accepted).
+    """
+
+    config: configs.Config
+    task: Union[tasks.LatentTask, tasks.TranslationTask]
+    workdir: workdir_lib.Workdir
     chief: bool
-    strategy: Any
-    model: Any = None
-    dataset: Any = None
-    steps_per_epoch: int = 0
-    d_steps: int = 1
-    manager: Any = None
-    shared_checkpoints: Any = None
-    state: Any = None
+    strategy: tf.distribute.Strategy
+    model: adversarial.AdversarialModel
+    steps_per_epoch: int
+    manager: checkpoint_lib.CheckpointManager
+    shared_checkpoints: checkpoint_lib.CheckpointManager
+    dataset: Optional[tf.data.Dataset] = None
+    state: Optional[checkpoint_lib.RunState] = None
     data_changed: bool = False
 
     @property
@@ -83,12 +102,12 @@ class Run:
         """The run's batches from training step `skip` on (a fresh tf.data iterator:
         tf.data reshuffles per iterator, so every fit takes a newly built stream)."""
         built = self.dataset if self.dataset is not None else \
-            self.task.load_data(self.config, repeat=self.config.train.steps_per_epoch
+            self.task.load_data(self.config.data, repeat=self.config.train.steps_per_epoch
                                 is not None)
         self.dataset = None
         if self.config.train.steps_per_epoch is None:
             built = built.repeat()
-        return built.skip(skip * self.d_steps) if skip else built
+        return built.skip(skip * self.task.d_steps) if skip else built
 
 
 def train_and_evaluate(config, workdir, restart=False, verbose=1, extra_callbacks=None,
@@ -136,11 +155,11 @@ def train_and_evaluate(config, workdir, restart=False, verbose=1, extra_callback
         except workdir_lib.WorkdirError as error:
             raise UsageError(str(error)) from error
         except interrupt.Interrupted as interrupted:  # wherever it struck: what is saved
-            raise _where(run, interrupted) from None
+            raise _with_saved_step(run, interrupted) from None
         except (OSError, tf.errors.OpError) as error:
             if (isinstance(error, tf.errors.OpError) and distribute.is_multi_worker(run.strategy)
                     and distribute.lost_worker(error)):
-                raise distribute.WorkerLostError(_lost(run, error)) from None
+                raise distribute.WorkerLostError(_worker_lost_message(run, error)) from None
             failed = fileio.io_error(error)
             if failed is None:
                 raise
@@ -152,7 +171,7 @@ def train_and_evaluate(config, workdir, restart=False, verbose=1, extra_callback
     return run.model
 
 
-def _lost(run, error):
+def _worker_lost_message(run, error):
     """The one-line message of a multi-worker run whose other worker is gone."""
     reason = next((line.strip() for line in str(getattr(error, "message", error))
                    .splitlines() if line.strip()), type(error).__name__)
@@ -200,32 +219,31 @@ def setup(config, workdir):
         keras.mixed_precision.set_global_policy(precision.resolve(train.precision))
         # The data order depends on the global seed too: fix it before the data.
         keras.utils.set_random_seed(train.seed)
-        dataset = task.load_data(config, repeat=train.steps_per_epoch is not None)
-        shapes = task.check_data(config, dataset)
+        dataset = task.load_data(config.data, repeat=train.steps_per_epoch is not None)
+        shapes = task.check_data(config.data, dataset, config.preset)
     except (ValueError, DatasetUnavailableError) as error:
         raise UsageError(str(error)) from error
     except OSError as error:  # an unreadable data file or folder
         raise UsageError(f"cannot read {error.filename or config.data.name}: "
                          f"{fileio.reason(error)}") from error
     chief = distribute.is_chief(strategy)
-    run = Run(config=config, task=task, strategy=strategy, chief=chief, dataset=dataset,
-              workdir=workdir_lib.Workdir(workdir if chief else
-                                          distribute.worker_scratch(strategy)),
-              d_steps=task.d_steps(config))
-    run.steps_per_epoch = train.steps_per_epoch or int(dataset.cardinality()) // run.d_steps
-    if run.steps_per_epoch < 1:
-        raise UsageError(f"{config.data.name} gives fewer than {run.d_steps} batches of "
+    own = workdir_lib.Workdir(workdir if chief else distribute.worker_scratch(strategy))
+    steps_per_epoch = train.steps_per_epoch or int(dataset.cardinality()) // task.d_steps
+    if steps_per_epoch < 1:
+        raise UsageError(f"{config.data.name} gives fewer than {task.d_steps} batches of "
                          f"{config.data.batch_size}: lower --batch_size")
     try:
         with strategy.scope():
-            run.model = task.build(config, shapes)
+            model = task.build(shapes, tasks.step_intervals(config.callbacks))
     except ValueError as error:
         raise UsageError(str(error)) from error
-    run.manager = checkpoint_lib.CheckpointManager(run.workdir / "checkpoints",
-                                                   config.callbacks.keep_checkpoints)
-    run.shared_checkpoints = checkpoint_lib.CheckpointManager(
-        workdir_lib.Workdir(workdir) / "checkpoints")  # every worker resumes from these
-    return run
+    return Run(config=config, task=task, workdir=own, chief=chief, strategy=strategy,
+               model=model, steps_per_epoch=steps_per_epoch, dataset=dataset,
+               manager=checkpoint_lib.CheckpointManager(own / "checkpoints",
+                                                        config.callbacks.keep_checkpoints),
+               # every worker resumes from the chief's checkpoints
+               shared_checkpoints=checkpoint_lib.CheckpointManager(
+                   workdir_lib.Workdir(workdir) / "checkpoints"))
 
 
 # -- Prepare: the workdir, under its lock ----------------------------------------------
@@ -332,7 +350,7 @@ def _check_steps(run):
 
 def _check_data(run, on_data_change):
     try:
-        found = run.task.fingerprint(run.config)
+        found = run.task.fingerprint(run.config.data)
     except (ValueError, DatasetUnavailableError) as error:
         raise UsageError(str(error)) from error
     before = run.state.data
@@ -408,29 +426,27 @@ def train(run, monitor, verbose=1, extra_callbacks=None):
     Raises:
         DivergedError, interrupt.Interrupted, CheckpointError.
     """
-    from gan_tf import run_callbacks
-
-    kit = run_callbacks.build(run, extra_callbacks)
+    hooks = run_callbacks.RunCallbacks(run, extra_callbacks)
     start, first_step = time.time(), run.model.train_steps
     while run.model.train_steps < run.total_steps:
         try:
-            with monitor.stopping(kit.stop_target):
-                _fit_from(run, kit, verbose)
+            with monitor.stopping(hooks.stop_target):
+                _fit_from(run, hooks, verbose)
         except KeyboardInterrupt as error:  # a second signal, or one raised elsewhere:
             # fit stops between steps, so the model holds a complete step; save it.
             interrupted = error if isinstance(error, interrupt.Interrupted) \
                 else interrupt.Interrupted()
-            if not kit.guard.diverged:
+            if not hooks.guard.diverged:
                 with interrupt.critical():
-                    kit.checkpoint.save_now()
-            raise _where(run, interrupted) from None
-        if kit.guard.diverged:
-            _roll_back(run, kit)
+                    hooks.checkpoint.save_now()
+            raise _with_saved_step(run, interrupted) from None
+        if hooks.guard.diverged:
+            _roll_back(run, hooks)
             continue
-        if kit.signal():
-            kit.checkpoint.save_now()
+        if hooks.signal():
+            hooks.checkpoint.save_now()
             distribute.gather(run.strategy, [0])  # every worker waits for the chief's save
-            raise _where(run, interrupt.Interrupted(kit.signal())) from None
+            raise _with_saved_step(run, interrupt.Interrupted(hooks.signal())) from None
         break
     if distribute.is_multi_worker(run.strategy):
         digest = distribute.check_same_state(run.strategy, run.model, "trained")
@@ -438,12 +454,12 @@ def train(run, monitor, verbose=1, extra_callbacks=None):
                      distribute.num_workers(run.strategy), run.model.train_steps, digest)
     seconds, steps = time.time() - start, run.model.train_steps - first_step
     if steps:
-        images = steps * run.d_steps * run.config.data.batch_size
+        images = steps * run.task.d_steps * run.config.data.batch_size
         logging.info("trained %d images in %.0f s: %.0f images/s", images, seconds,
                      images / max(seconds, 1e-9))
 
 
-def _where(run, interrupted):
+def _with_saved_step(run, interrupted):
     """`interrupted` with the last complete step saved and its checkpoint."""
     if interrupted.path is not None or run.checkpoints is None:
         return interrupted
@@ -458,7 +474,7 @@ def _where(run, interrupted):
     return interrupted
 
 
-def _fit_from(run, kit, verbose):
+def _fit_from(run, hooks, verbose):
     """Runs `fit` from the restored step: the rest of a partly done epoch (its running
     means restored), then whole epochs, until the end, a stop or the budget."""
     model, spe = run.model, run.steps_per_epoch
@@ -468,20 +484,20 @@ def _fit_from(run, kit, verbose):
     if done:
         model.fit(run.stream(step), epochs=epoch + 1, initial_epoch=epoch,
                   steps_per_epoch=spe - done, verbose=verbose,
-                  callbacks=kit.callbacks + [kit.resume_epoch(run.state.trackers)])
-        if kit.stopped():
+                  callbacks=hooks.callbacks + [hooks.resume_epoch(run.state.trackers)])
+        if hooks.stopped():
             return
         epoch += 1
     if epoch < epochs:
         model.fit(run.stream(epoch * spe), epochs=epochs, initial_epoch=epoch,
-                  steps_per_epoch=spe, verbose=verbose, callbacks=kit.callbacks)
+                  steps_per_epoch=spe, verbose=verbose, callbacks=hooks.callbacks)
 
 
-def _roll_back(run, kit):
+def _roll_back(run, hooks):
     """After a divergence: stops (DivergedError) or restores the last good checkpoint,
     lowers the learning rates and moves the noise seed."""
     train, state = run.config.train, run.state
-    what = kit.guard.diverged
+    what = hooks.guard.diverged
     where = f"step {what['step']} (epoch {what['epoch']}): {what['reason']}"
     found = run.checkpoints.latest()
     policy = train.on_explosion if what.get("kind") == "explosion" else train.on_divergence
@@ -502,7 +518,9 @@ def _roll_back(run, kit):
     if distribute.is_multi_worker(run.strategy):
         distribute.check_same_state(run.strategy, run.model, "rolled back")
     restored.rollbacks = rollbacks
-    run.state = kit.adopt(restored)
+    restored.steps_per_epoch = run.steps_per_epoch
+    run.state = restored
+    hooks.adopt(restored)
     model = run.model
     for optimizer in (model.g_optimizer, model.d_optimizer):
         optimizer.learning_rate.assign(

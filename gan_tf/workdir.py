@@ -27,6 +27,7 @@ import socket
 
 from absl import logging
 
+from gan_tf import configs
 from gan_tf import fileio
 
 MARKER = ".gan_tf"
@@ -139,15 +140,11 @@ class Workdir:
         Raises:
             WorkdirError: it is unreadable.
         """
-        from gan_tf import configs
-
         if not fileio.exists(self / CONFIG):
             return None
         try:
-            recorded = json.loads(fileio.read_text(self / CONFIG))
-            # Fields added since that run was recorded take their defaults.
-            return configs.Config.from_dict(configs._lists_to_tuples(recorded))
-        except (ValueError, TypeError, AttributeError) as error:
+            return read_config_file(self / CONFIG)
+        except ValueError as error:
             raise WorkdirError(f"{self / CONFIG} is corrupt ({error}); pass --restart "
                                "to start over or choose another --workdir") from error
 
@@ -193,6 +190,19 @@ class Workdir:
         if fileio.isdir(path) and not fileio.listdir(path):
             fileio.rmtree(path)
         return removed
+
+
+def read_config_file(path):
+    """The `configs.Config` a config.json file records (any tf.io.gfile path): the one
+    reader of config.json files. Fields added since that run was recorded take their
+    defaults.
+
+    Raises:
+        ValueError: the text is not a config (not JSON, an unknown field...); the
+            message is the reason alone.
+        OSError, tf.errors.OpError: the file cannot be read.
+    """
+    return configs.from_json(fileio.read_text(path))
 
 
 def _busy(workdir, holder):

@@ -82,3 +82,25 @@ def test_no_scripts_inside_the_package_but_the_two_command_lines():
     scripts = [p.relative_to(PACKAGE).as_posix() for p in _sources()
                if '__name__ == "__main__"' in p.read_text(encoding="utf-8")]
     assert sorted(scripts) == sorted(CLI_MODULES), scripts
+
+
+def _imported_modules(path):
+    """The absolute module names that `path` imports (`import x`, `from x import y`:
+    x, and x.y where y may be a module)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return found
+
+
+def test_configs_import_no_runtime_module():
+    """gan_tf/configs is plain data: it imports gan_tf.configs' own modules only."""
+    files = sorted((PACKAGE / "configs").glob("*.py"))
+    assert len(files) >= 3
+    runtime = {f"{path}: {name}" for path in files for name in _imported_modules(path)
+               if name.split(".")[0] == "gan_tf" and not name.startswith("gan_tf.configs")}
+    assert not runtime, sorted(runtime)

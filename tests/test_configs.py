@@ -7,12 +7,13 @@ import numpy as np
 import pytest
 
 from gan_tf import configs
+from gan_tf import tasks
 from gan_tf.tasks import build_model
 
 
 @pytest.mark.parametrize("name", configs.names())
 def test_every_preset_validates_and_builds(name):
-    config = configs.quick(configs.validate(configs.get(name)))
+    config = configs.quick(tasks.validate(configs.get(name)))
     gan = build_model(config)
     if hasattr(gan, "translate"):  # image-to-image (cyclegan): no latents to sample
         image = gan.translate(np.zeros((1, *gan.d_a.image_shape), np.float32))
@@ -46,6 +47,24 @@ def test_override_and_quick():
 def test_json_round_trip():
     config = configs.get("tutorial_004")
     assert configs.Config.from_dict(json.loads(config.to_json())).to_json() == config.to_json()
+    assert configs.from_json(config.to_json()) == config  # lists back to tuples
+
+
+@pytest.mark.parametrize("text, match", [
+    ("{", "Expecting"),
+    ("[1, 2]", "not a JSON object"),
+    ('{"train": 5}', "section 'train' must be a JSON object"),
+    ('{"train": {"epoch": 1}}', "unknown train fields"),
+    ('{"data": {"batch_size": "many"}}', "not supported"),
+])
+def test_from_json_refuses_what_is_not_a_config(text, match):
+    with pytest.raises(ValueError, match=match):
+        configs.from_json(text)
+
+
+def test_from_json_takes_defaults_for_fields_recorded_later():
+    assert configs.from_json('{"data": {"name": "mnist"}}') == configs.Config(
+        data=configs.DataConfig(name="mnist"))
 
 
 @pytest.mark.parametrize("field, value, match", [
@@ -62,12 +81,12 @@ def test_json_round_trip():
 ])
 def test_validate_rejects(field, value, match):
     with pytest.raises(ValueError, match=match):
-        configs.validate(configs.override(configs.get(), **{field: value}))
+        tasks.validate(configs.override(configs.get(), **{field: value}))
 
 
 def test_folder_dataset_validates(tmp_path):
     config = configs.override(configs.get(), **{"data.name": f"folder:{tmp_path}"})
-    assert configs.validate(config) is config
+    assert tasks.validate(config) is config
 
 
 def test_unknown_preset():
@@ -94,7 +113,7 @@ def test_variant_options_reach_the_gan():
     config = configs.override(configs.get(), **{
         "model.ema_decay": 0.99, "model.augment": "translation",
         "train.grad_clip_norm": 1.0})
-    gan = build_model(configs.validate(config))
+    gan = build_model(tasks.validate(config))
     assert gan.ema_decay == 0.99 and gan.augment == ("translation",)
     assert gan.g_optimizer.global_clipnorm == 1.0 == gan.d_optimizer.global_clipnorm
 
@@ -107,4 +126,4 @@ def test_variant_options_reach_the_gan():
 ])
 def test_validate_rejects_bad_variant_options(field, value, match):
     with pytest.raises(ValueError, match=match):
-        configs.validate(configs.override(configs.get(), **{field: value}))
+        tasks.validate(configs.override(configs.get(), **{field: value}))

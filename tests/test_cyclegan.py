@@ -219,7 +219,7 @@ def test_preset_follows_the_paper():
     config = configs.get("cyclegan")
     assert (config.train.loss, config.train.g_lr, config.train.beta_1) == (
         "least_squares", 2e-4, 0.5)
-    model = tasks.build_model(configs.quick(configs.validate(config)))
+    model = tasks.build_model(configs.quick(tasks.validate(config)))
     assert isinstance(model, cyclegan.CycleGAN)
     assert (model.cycle_weight, model.identity_weight) == (10.0, 5.0)
 
@@ -233,13 +233,13 @@ def test_preset_follows_the_paper():
 ])
 def test_validate_rejects(field, value, match):
     with pytest.raises(ValueError, match=match):
-        configs.validate(configs.override(configs.get("cyclegan"), **{field: value}))
+        tasks.validate(configs.override(configs.get("cyclegan"), **{field: value}))
 
 
 def test_gan_presets_refuse_a_patchgan_discriminator():
     config = configs.override(configs.get(), **{"model.discriminator_family": "cyclegan"})
     with pytest.raises(ValueError, match="image-to-image family"):
-        configs.validate(config)
+        tasks.validate(config)
 
 
 def quick_tiny_config():

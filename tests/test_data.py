@@ -37,7 +37,7 @@ def batches(ds):
 # Every public name of the former single module gan_tf/data.py.
 FORMER_NAMES = (
     "ASSETS", "MNIST_SAMPLE_FILE", "TFDS_NAMES", "FOLDER_PREFIX", "CELEB_A_CROP",
-    "CELEB_A_SHAPE", "CELEB_A_ATTRIBUTES", "ON_BAD_IMAGE", "IMAGE_EXTENSIONS",
+    "CELEB_A_SHAPE", "CELEB_A_ATTRIBUTES", "IMAGE_EXTENSIONS",
     "DatasetUnavailableError", "MnistSample", "idx_files", "read_idx", "MnistIdx",
     "inspect_image", "celeb_a_files", "CelebAAligned", "names", "check_name", "builder",
     "to_float", "load", "element_shape", "check_matches_model", "INVERTED_SUFFIX",

@@ -14,7 +14,7 @@ import scipy.spatial.distance
 import tensorflow as tf
 
 from conftest import image_dataset, small_gan
-from gan_tf import callbacks, configs, metrics, trainer
+from gan_tf import callbacks, configs, metrics, tasks, trainer
 from gan_tf.metrics import distances, features
 
 # -- Frechet distance ------------------------------------------------------------------
@@ -377,4 +377,4 @@ def test_train_with_eval_every_records_fid(tmp_path):
     assert any(f.startswith("events") for f in os.listdir(os.path.join(workdir, "logs",
                                                                          "train")))
     with pytest.raises(ValueError, match="no bundled classifier|none for 'cifar10'"):
-        configs.validate(configs.override(config, **{"data.name": "cifar10"}))
+        tasks.validate(configs.override(config, **{"data.name": "cifar10"}))

@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 
-from gan_tf import checkpoint, configs, precision, trainer
+from gan_tf import checkpoint, configs, precision, tasks, trainer
 from gan_tf import train as train_lib
 
 from conftest import image_dataset, small_gan
@@ -44,9 +44,9 @@ def test_auto_follows_the_hardware(monkeypatch, flags, gpus, expected):
 
 def test_auto_is_a_valid_config_precision_and_steps_per_execution_is_checked():
     config = configs.override(configs.get("default"), **{"train.precision": "auto"})
-    assert configs.validate(config).train.precision == "auto"
+    assert tasks.validate(config).train.precision == "auto"
     with pytest.raises(ValueError, match="steps_per_execution"):
-        configs.validate(configs.override(config, **{"train.steps_per_execution": 0}))
+        tasks.validate(configs.override(config, **{"train.steps_per_execution": 0}))
 
 
 def test_fit_keeps_epochs_whole_when_steps_per_execution_does_not_divide_them():

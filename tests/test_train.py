@@ -9,6 +9,7 @@ import pytest
 
 from gan_tf import checkpoint
 from gan_tf import configs
+from gan_tf import data
 from gan_tf import tasks
 from gan_tf import train
 from gan_tf import trainer
@@ -86,8 +87,7 @@ def test_bad_values_fail_before_work(tmp_path, capsys, args, message):
 
 
 def test_offline_unprepared_dataset(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(train.data if hasattr(train, "data") else __import__(
-        "gan_tf.data").data, "_network_reachable", lambda host=None: False)
+    monkeypatch.setattr(data, "_network_reachable", lambda host=None: False)
     assert run_cli("--dataset=mnist", f"--data_dir={tmp_path / 'tfds'}", *QUICK,
                    f"--workdir={tmp_path / 'run'}") == 2
     err = capsys.readouterr().err
@@ -141,6 +141,15 @@ def test_workdir_with_another_config_is_refused(tmp_path, capsys):
     assert run_cli(*QUICK, f"--workdir={workdir}", "--latent_dim=64") == 2
     err = capsys.readouterr().err
     assert "different config" in err and "model.latent_dim" in err and "--restart" in err
+
+
+def test_a_damaged_recorded_config_is_reported(tmp_path, capsys):
+    recorded = tmp_path / "config.json"
+    recorded.write_text('{"train": {"epoch": 1}}')
+    assert run_cli(*QUICK, f"--config={recorded}", f"--workdir={tmp_path / 'run'}") == 2
+    assert f"cannot read the config {recorded}: unknown train fields" in \
+        capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
 
 
 def test_corrupt_config_json_is_reported(tmp_path, capsys):
@@ -222,8 +231,6 @@ def test_training_on_real_digits_moves_samples_towards_them(tmp_path):
     """Three epochs of tutorial 002's MLP GAN on mnist_sample: the generated digits'
     mean image and ink fraction approach the real ones (an untrained G is far)."""
     import numpy as np
-
-    from gan_tf import configs, data
 
     config = configs.override(configs.get("tutorial_002"), **{
         "data.name": "mnist_sample", "train.epochs": 3})

@@ -53,7 +53,6 @@ from gan_tf.data.idx import idx_files
 from gan_tf.data.idx import read_idx
 from gan_tf.data.images import IMAGE_EXTENSIONS
 from gan_tf.data.images import inspect_image
-from gan_tf.data.images import ON_BAD_IMAGE
 from gan_tf.data.pipeline import check_matches_model
 from gan_tf.data.pipeline import check_unpaired_name
 from gan_tf.data.pipeline import element_shape

@@ -14,10 +14,11 @@ import re
 import struct
 
 from absl import logging
+import tensorflow as tf
 
+from gan_tf import configs
 from gan_tf.data.errors import DataFileError
 
-ON_BAD_IMAGE = ("fail", "skip")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -31,9 +32,9 @@ _JPEG_STANDALONE = frozenset(range(0xD0, 0xD8)) | {0x01}  # markers without a le
 
 def check_on_bad_image(on_bad_image):
     """Raises ValueError unless `on_bad_image` is "fail" or "skip"."""
-    if on_bad_image not in ON_BAD_IMAGE:
-        raise ValueError(f"on_bad_image must be one of {', '.join(ON_BAD_IMAGE)}, "
-                         f"got {on_bad_image!r}")
+    if on_bad_image not in configs.ON_BAD_IMAGE:
+        raise ValueError(f"on_bad_image must be one of "
+                         f"{', '.join(configs.ON_BAD_IMAGE)}, got {on_bad_image!r}")
 
 
 def _png_header(head):
@@ -74,8 +75,6 @@ def _jpeg_header(f):
 
 def _decode_with_tensorflow(encoded):
     """(height, width, 3) of an image TensorFlow decodes as RGB; DataFileError if not."""
-    import tensorflow as tf
-
     try:
         shape = tf.io.decode_image(encoded, channels=3, expand_animations=False).shape
     except tf.errors.OpError as error:

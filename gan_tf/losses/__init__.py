@@ -5,5 +5,3 @@
 
 from gan_tf.losses.functions import *  # noqa: F401,F403
 from gan_tf.losses.recipes import *  # noqa: F401,F403
-from gan_tf.losses.recipes import code_arguments  # noqa: F401
-from gan_tf.losses.recipes import declared_codes  # noqa: F401

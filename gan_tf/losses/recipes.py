@@ -433,15 +433,25 @@ def declared_codes(model):
     return int(model.num_categories), int(model.num_continuous)
 
 
-def code_arguments(name, generator):
-    """The keyword arguments that loss `name` takes from `generator`'s latent codes:
-    {"num_categories", "num_continuous"} for a loss with codes and a generator that
-    declares them, else {}."""
-    declared = declared_codes(generator)
+def codes_of(generator_class, kwargs):
+    """What `declared_codes` says of `generator_class(**kwargs)`, before it is built:
+    None, or (num_categories, num_continuous) from `kwargs` and else the constructor's
+    defaults."""
+    if not getattr(generator_class, "latent_codes", False):
+        return None
+    defaults = inspect.signature(generator_class.__init__).parameters
+    return tuple(int(kwargs.get(name, defaults[name].default))
+                 for name in ("num_categories", "num_continuous"))
+
+
+def code_arguments(name, codes):
+    """The keyword arguments that loss `name` takes from a generator's latent `codes`
+    (`declared_codes` or `codes_of`): {"num_categories", "num_continuous"} for a loss
+    with codes and a generator that declares them, else {}."""
     cls = _LOSSES.get(name)
-    if declared is None or cls is None or "num_categories" not in _parameters(cls):
+    if codes is None or cls is None or "num_categories" not in _parameters(cls):
         return {}
-    return {"num_categories": declared[0], "num_continuous": declared[1]}
+    return {"num_categories": codes[0], "num_continuous": codes[1]}
 
 
 def _parameters(cls):

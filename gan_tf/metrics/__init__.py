@@ -26,7 +26,7 @@ Example:
     metrics.inception_score(fake.probabilities)
 """
 
-from gan_tf.metrics.callbacks import FrechetEvaluation
+from gan_tf.metrics.frechet_evaluation import FrechetEvaluation
 from gan_tf.metrics.distances import feature_statistics
 from gan_tf.metrics.distances import frechet_distance
 from gan_tf.metrics.distances import frechet_distance_from_statistics

@@ -15,7 +15,13 @@ from absl import logging
 import keras
 import numpy as np
 
+from gan_tf import _keras_compat
+from gan_tf import fileio
+from gan_tf import interrupt
+from gan_tf import viz
 from gan_tf.metrics import distances
+from gan_tf.metrics import evaluation
+from gan_tf.metrics import features
 
 BEST_WEIGHTS = "best.weights.h5"
 BEST_INDEX = "best.json"
@@ -73,8 +79,6 @@ class FrechetEvaluation(keras.callbacks.Callback):
             self.real_features = self.extractor.extract(self.real_images).features
             self.real_images = None  # features are all that is needed from now on
         if self.checkpoint_dir:
-            from gan_tf import fileio
-
             index = fileio.join(self.checkpoint_dir, BEST_INDEX)
             if fileio.exists(index):  # a resumed run keeps its best so far
                 self.best_fid = float(json.loads(fileio.read_text(index))["fid"])
@@ -92,8 +96,6 @@ class FrechetEvaluation(keras.callbacks.Callback):
         logging.info("epoch %d: FID %.3f, KID %.5f (%d samples, %s)", epoch + 1, fid, kid,
                      len(self.real_features), self.extractor.name)
         if self.plot_path:
-            from gan_tf import viz
-
             viz.plot_history(self.records, self.plot_path, keys=["fid", "kid"])
         if self.checkpoint_dir and fid < self.best_fid:
             self.best_fid = fid
@@ -113,8 +115,6 @@ class FrechetEvaluation(keras.callbacks.Callback):
         return fid, kid
 
     def _save_best(self, epoch, fid):
-        from gan_tf import _keras_compat, fileio, interrupt
-
         path = fileio.join(self.checkpoint_dir, BEST_WEIGHTS)
         self.model.build_optimizers()
         with interrupt.critical():  # a crash leaves the previous best intact
@@ -125,26 +125,23 @@ class FrechetEvaluation(keras.callbacks.Callback):
         logging.info("best FID so far (%.3f at epoch %d): %s", fid, epoch, path)
 
 
-def for_config(config, workdir):
+def for_config(data_config, callbacks_config, seed, workdir):
     """The `FrechetEvaluation` that `python -m gan_tf.train --eval_every=N` adds.
 
-    Uses the bundled classifier of `config.data.name`, `config.callbacks.eval_samples`
-    real images of the training split, and writes `workdir/metrics.png` and
-    `workdir/checkpoints/best.weights.h5`.
+    Uses the bundled classifier of `data_config.name`, `callbacks_config.eval_samples`
+    real images of the training split drawn with `seed` (which also fixes the
+    latents), and writes `workdir/metrics.png` and `workdir/checkpoints/best.weights.h5`.
 
     Raises:
         ValueError: no bundled classifier for the dataset.
     """
-    from gan_tf.metrics import evaluation, features
-
-    extractor = features.ClassifierExtractor(config.data.name)
-    extra = {"manual_dir": config.data.manual_dir} if getattr(
-        config.data, "manual_dir", None) else {}
+    extractor = features.ClassifierExtractor(data_config.name)
+    extra = {"manual_dir": data_config.manual_dir} if data_config.manual_dir else {}
     real_images, _ = evaluation.real_images(
-        config.data.name, config.data.split, config.callbacks.eval_samples,
-        data_dir=config.data.data_dir, seed=config.train.seed, **extra)
+        data_config.name, data_config.split, callbacks_config.eval_samples,
+        data_dir=data_config.data_dir, seed=seed, **extra)
     return FrechetEvaluation(
-        real_images=real_images, extractor=extractor, every=config.callbacks.eval_every,
-        num_samples=config.callbacks.eval_samples, seed=config.train.seed,
+        real_images=real_images, extractor=extractor, every=callbacks_config.eval_every,
+        num_samples=callbacks_config.eval_samples, seed=seed,
         checkpoint_dir=os.path.join(workdir, "checkpoints"),
         plot_path=os.path.join(workdir, "metrics.png"))
