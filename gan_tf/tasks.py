@@ -185,8 +185,7 @@ class LatentTask:
         return shapes
 
     def _num_classes(self, data_config):
-        found = data.num_classes(data_config.name, data_dir=data_config.data_dir,
-                                 manual_dir=data_config.manual_dir)
+        found = data.num_classes(data_config.name)
         wanted = self.model.generator.get("num_classes")
         if not found or found < 2:
             raise ValueError(
@@ -353,15 +352,10 @@ def declared_image_shape(model_config):
     return None
 
 
-# Shapes of the named datasets, for building models before any data is read.
-KNOWN_SHAPES = {"mnist_sample": (28, 28, 1), "mnist": (28, 28, 1),
-                "fashion_mnist": (28, 28, 1), "svhn_cropped": (32, 32, 3),
-                "cifar10": (32, 32, 3), "celeb_a": (64, 64, 3)}
-
-
 def image_shape_of(config):
     """The image shape of `config`'s models before any data is read: the preset's
-    declared one, else its named dataset's (resized by `data.image_size`).
+    declared one, else its named dataset's (`gan_tf.data.DATASETS`, resized by
+    `data.image_size`).
 
     Raises:
         ValueError: the shape is known only from the data (a folder).
@@ -369,10 +363,10 @@ def image_shape_of(config):
     declared = declared_image_shape(config.model)
     if declared:
         return declared
-    if config.data.name not in KNOWN_SHAPES:
+    if config.data.name not in data.DATASETS:
         raise ValueError(f"the image shape of {config.data.name} is known only from its "
                          "data: pass the shapes from check_data to build")
-    shape = KNOWN_SHAPES[config.data.name]
+    shape = data.DATASETS[config.data.name].shape
     if config.data.image_size:
         shape = (config.data.image_size, config.data.image_size, shape[-1])
     return shape

@@ -34,19 +34,20 @@ def batches(ds):
 
 # ---------------------------------------------------------------- the package
 
-# Every public name of the former single module gan_tf/data.py.
-FORMER_NAMES = (
-    "ASSETS", "MNIST_SAMPLE_FILE", "TFDS_NAMES", "FOLDER_PREFIX", "CELEB_A_CROP",
-    "CELEB_A_SHAPE", "CELEB_A_ATTRIBUTES", "IMAGE_EXTENSIONS",
-    "DatasetUnavailableError", "MnistSample", "idx_files", "read_idx", "MnistIdx",
-    "inspect_image", "celeb_a_files", "CelebAAligned", "names", "check_name", "builder",
-    "to_float", "load", "element_shape", "check_matches_model", "INVERTED_SUFFIX",
-    "check_unpaired_name", "load_unpaired")
-
-
-def test_every_former_name_is_still_there():
-    missing = [name for name in FORMER_NAMES if not hasattr(data, name)]
-    assert not missing
+def test_one_registry_lists_every_named_dataset():
+    assert data.names() == tuple(data.DATASETS) == (
+        "mnist_sample", "mnist", "fashion_mnist", "svhn_cropped", "cifar10", "celeb_a")
+    for name, dataset in data.DATASETS.items():
+        assert dataset.name == name and len(dataset.shape) == 3 and "train" in dataset.splits
+    assert data.DATASETS["celeb_a"].num_classes is None
+    assert data.registry.manual_names() == ("mnist", "fashion_mnist", "celeb_a")
+    # load's images have the shape the registry records
+    assert data.element_shape(data.load("mnist_sample", batch_size=2)) == \
+        data.DATASETS["mnist_sample"].shape
+    data.check_split("mnist", "train[:10%]")
+    with pytest.raises(ValueError, match="mnist_sample has no split 'tset'; its splits: "
+                                         "train, test"):
+        data.check_split("mnist_sample", "tset")
     assert issubclass(data.DataFileError, ValueError)
 
 
@@ -102,7 +103,7 @@ def test_seeded_order_is_reproducible():
 ])
 def test_tfds_names_through_tfds(monkeypatch, name, shape, label_shape):
     # mock_data makes download_and_prepare a no-op: nothing reaches the network.
-    monkeypatch.setattr(data, "_network_reachable", lambda host=None: True)
+    monkeypatch.setattr(data.sources, "network_reachable", lambda host=None: True)
     with tfds.testing.mock_data(num_examples=12):
         ds = data.load(name, batch_size=4, with_labels=True, seed=0)
         images, labels = next(iter(ds))
@@ -143,7 +144,7 @@ def write_mnist_idx(folder, num_train=20, num_test=8, gz=True, seed=0):
 
 @pytest.mark.parametrize("gz", [True, False])
 def test_idx_files_through_a_manual_builder(tmp_path, monkeypatch, gz):
-    monkeypatch.setattr(data, "_network_reachable", lambda host=None: False)
+    monkeypatch.setattr(data.sources, "network_reachable", lambda host=None: False)
     arrays = write_mnist_idx(str(tmp_path / "idx"), gz=gz)
     data_dir = str(tmp_path / "tfds")
     builder = data.builder("fashion_mnist", data_dir=data_dir, manual_dir=str(tmp_path / "idx"))
@@ -166,7 +167,7 @@ def test_idx_files_through_a_manual_builder(tmp_path, monkeypatch, gz):
 
 
 def test_idx_files_in_tfds_default_manual_dir(tmp_path, monkeypatch):
-    monkeypatch.setattr(data, "_network_reachable", lambda host=None: False)
+    monkeypatch.setattr(data.sources, "network_reachable", lambda host=None: False)
     data_dir = tmp_path / "tfds"
     write_mnist_idx(str(data_dir / "downloads" / "manual"))
     images = next(iter(data.load("mnist", batch_size=4, data_dir=str(data_dir))))
@@ -241,7 +242,7 @@ def test_every_broken_idx_file_fails_in_one_line(tmp_path, corruption, match):
 
 def prepared_fashion_mnist(tmp_path, monkeypatch, num_train=50):
     """A fashion_mnist copy prepared from tiny IDX files; (builder, data_dir)."""
-    monkeypatch.setattr(data, "_network_reachable", lambda host=None: False)
+    monkeypatch.setattr(data.sources, "network_reachable", lambda host=None: False)
     write_mnist_idx(str(tmp_path / "idx"), num_train=num_train)
     data_dir = str(tmp_path / "tfds")
     return data.builder("fashion_mnist", data_dir=data_dir,
@@ -333,7 +334,7 @@ def write_celeb_a(folder, num=9, zipped=False, partition=True, attributes=True, 
 
 
 def test_celeb_a_from_the_aligned_folder(tmp_path, monkeypatch):
-    monkeypatch.setattr(data, "_network_reachable", lambda host=None: False)
+    monkeypatch.setattr(data.sources, "network_reachable", lambda host=None: False)
     expected = write_celeb_a(str(tmp_path / "celeba"))
     data_dir, manual_dir = str(tmp_path / "tfds"), str(tmp_path / "celeba")
     builder = data.builder("celeb_a", data_dir=data_dir, manual_dir=manual_dir)
@@ -363,7 +364,7 @@ def test_celeb_a_from_the_zip_without_annotations(tmp_path):
 
 
 def test_celeb_a_missing_names_the_manual_route(tmp_path, monkeypatch):
-    monkeypatch.setattr(data, "_network_reachable", lambda host=None: False)
+    monkeypatch.setattr(data.sources, "network_reachable", lambda host=None: False)
     with pytest.raises(data.DatasetUnavailableError) as info:
         data.load("celeb_a", data_dir=str(tmp_path))
     message = str(info.value)
@@ -600,7 +601,7 @@ def test_missing_folder(tmp_path):
 
 
 def test_unprepared_dataset_fails_at_once_offline(tmp_path, monkeypatch):
-    monkeypatch.setattr(data, "_network_reachable", lambda host=None: False)
+    monkeypatch.setattr(data.sources, "network_reachable", lambda host=None: False)
     start = time.time()
     with pytest.raises(data.DatasetUnavailableError) as info:
         data.load("mnist", data_dir=str(tmp_path))
@@ -654,7 +655,7 @@ def test_nothing_is_left_in_tmpdir(tmp_path, monkeypatch):
     tmpdir.mkdir()
     monkeypatch.setenv("TMPDIR", str(tmpdir))
     monkeypatch.setattr(tempfile, "tempdir", None)  # tempfile caches the folder
-    monkeypatch.setattr(data, "_network_reachable", lambda host=None: False)
+    monkeypatch.setattr(data.sources, "network_reachable", lambda host=None: False)
     write_mnist_idx(str(tmp_path / "idx"))
     write_celeb_a(str(tmp_path / "celeba"), num=3, partition=False)
     write_images(str(tmp_path / "faces"), 3)
@@ -717,7 +718,7 @@ def test_fingerprint_of_each_kind_of_source(tmp_path, monkeypatch):
     assert data.fingerprint("mnist_sample", "test") == {
         "name": "mnist_sample", "split": "test", "asset_sha256": digest,
         "asset_bytes": os.path.getsize(data.MNIST_SAMPLE_FILE), "version": "1.0.0"}
-    monkeypatch.setattr(data, "_network_reachable", lambda host=None: False)
+    monkeypatch.setattr(data.sources, "network_reachable", lambda host=None: False)
     idx_dir, data_dir = str(tmp_path / "idx"), str(tmp_path / "tfds")
     with pytest.raises(data.DatasetUnavailableError):  # never downloads
         data.fingerprint("fashion_mnist", data_dir=data_dir)
@@ -755,7 +756,7 @@ def test_debian_fashion_mnist_offline(tmp_path, monkeypatch):
     """The full 70,000-image Fashion-MNIST from Debian's IDX files, no network."""
     if not os.path.isfile(os.path.join(DEBIAN_FASHION_MNIST, "train-images-idx3-ubyte.gz")):
         pytest.skip(f"{DEBIAN_FASHION_MNIST} is missing: apt-get install dataset-fashion-mnist")
-    monkeypatch.setattr(data, "_network_reachable", lambda host=None: False)
+    monkeypatch.setattr(data.sources, "network_reachable", lambda host=None: False)
     kwargs = {"data_dir": str(tmp_path), "manual_dir": DEBIAN_FASHION_MNIST}
     builder = data.builder("fashion_mnist", **kwargs)
     assert builder.info.splits["train"].num_examples == 60_000

@@ -87,7 +87,7 @@ def test_bad_values_fail_before_work(tmp_path, capsys, args, message):
 
 
 def test_offline_unprepared_dataset(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(data, "_network_reachable", lambda host=None: False)
+    monkeypatch.setattr(data.sources, "network_reachable", lambda host=None: False)
     assert run_cli("--dataset=mnist", f"--data_dir={tmp_path / 'tfds'}", *QUICK,
                    f"--workdir={tmp_path / 'run'}") == 2
     err = capsys.readouterr().err

@@ -15,9 +15,11 @@ user types for each source.
 
 The modules, one concern each:
 
+    registry.py   DATASETS: each name's source, shape, classes and splits; names,
+                  check_name, check_split, num_classes
     pipeline.py   load, load_unpaired, element_shape, check_matches_model
-    sources.py    names, check_name, builder: which source serves a name
-    facts.py      fingerprint, num_classes: what a trainer checks before training
+    sources.py    builder: which source serves a name (bundled, tfds, manual files)
+    fingerprints.py  fingerprint: what a resumed run compares with its start's data
     digits.py     tfds builders MnistSample (bundled) and MnistIdx (IDX files)
     celeb_a.py    tfds builder CelebAAligned (official aligned faces)
     idx.py        the IDX reader (read_idx) and finder (idx_files)
@@ -44,8 +46,7 @@ from gan_tf.data.digits import MnistIdx
 from gan_tf.data.digits import MnistSample
 from gan_tf.data.errors import DatasetUnavailableError
 from gan_tf.data.errors import DataFileError
-from gan_tf.data.facts import fingerprint
-from gan_tf.data.facts import num_classes
+from gan_tf.data.fingerprints import fingerprint
 from gan_tf.data.folder import FOLDER_PREFIX
 from gan_tf.data.folder import scan_folder
 from gan_tf.data.folder import ScannedFolder
@@ -60,8 +61,10 @@ from gan_tf.data.pipeline import INVERTED_SUFFIX
 from gan_tf.data.pipeline import load
 from gan_tf.data.pipeline import load_unpaired
 from gan_tf.data.pipeline import to_float
-from gan_tf.data.sources import _network_reachable  # noqa: F401  (tests switch it off)
+from gan_tf.data.registry import check_name
+from gan_tf.data.registry import check_split
+from gan_tf.data.registry import Dataset
+from gan_tf.data.registry import DATASETS
+from gan_tf.data.registry import names
+from gan_tf.data.registry import num_classes
 from gan_tf.data.sources import builder
-from gan_tf.data.sources import check_name
-from gan_tf.data.sources import names
-from gan_tf.data.sources import TFDS_NAMES

@@ -15,6 +15,7 @@ import tensorflow_datasets as tfds
 from gan_tf.data import celeb_a
 from gan_tf.data import folder
 from gan_tf.data import images as image_files
+from gan_tf.data import registry
 from gan_tf.data import sources
 
 CACHE_LIMIT_BYTES = 1 << 30  # decoded datasets up to 1 GiB are cached in RAM
@@ -174,8 +175,8 @@ def load(name, split="train", batch_size=64, image_size=None, data_dir=None,
         batch_size: images per batch, >= 1; at most the split's number of images when
             `drop_remainder` or `repeat` (a larger batch would be empty or repeat
             images); otherwise a larger one yields the whole split in one batch.
-        image_size: int or (H, W) to resize to (bilinear, antialiased), or None to keep
-            (CelebA: 64x64).
+        image_size: int or (H, W) to resize to (bilinear, antialiased), or None for
+            the shape `DATASETS` records (CelebA: 64x64; the others' own size).
         data_dir: tfds data directory (None: tfds default).
         manual_dir: folder with the original files, for offline use: the four IDX files
             of mnist / fashion_mnist, or CelebA's img_align_celeba/ (or .zip) with
@@ -212,9 +213,9 @@ def load(name, split="train", batch_size=64, image_size=None, data_dir=None,
     batch_size = _check_batch_size(batch_size)
     size = _check_image_size(image_size)
     image_files.check_on_bad_image(on_bad_image)
-    sources.check_name(name)
-    if name == "celeb_a" and size is None:
-        size = (64, 64)
+    registry.check_name(name)
+    if size is None and name in registry.DATASETS:  # the registry's shape (celeb_a: 64x64)
+        size = registry.DATASETS[name].shape[:2]
     source = sources.builder(name, data_dir=data_dir, download=download,
                              manual_dir=manual_dir, on_bad_image=on_bad_image)
     if isinstance(source, folder.ScannedFolder):
@@ -279,7 +280,7 @@ def check_unpaired_name(name, role="dataset"):
         role: what the name is, for the message (e.g. "second dataset (data.name_b)").
     """
     try:
-        sources.check_name(_split_inverted(name)[0])
+        registry.check_name(_split_inverted(name)[0])
     except ValueError as error:
         raise ValueError(f"{role}: {error}; any of them may end in {INVERTED_SUFFIX} "
                          f"for its colour-inverted images") from None

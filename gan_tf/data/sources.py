@@ -1,4 +1,4 @@
-"""Dataset names and where their examples come from: `names`, `check_name`, `builder`.
+"""Where the examples of a dataset come from: `builder` (the names: gan_tf.data.registry).
 
     mnist_sample   `MnistSample`, the digits bundled in gan_tf/assets (always offline).
     mnist, fashion_mnist, svhn_cropped, cifar10, celeb_a
@@ -25,47 +25,21 @@ from gan_tf.data import folder
 from gan_tf.data import idx
 from gan_tf.data import images as image_files
 from gan_tf.data import prepared
+from gan_tf.data import registry
 from gan_tf.data.errors import DatasetUnavailableError
 
-TFDS_NAMES = ("mnist", "fashion_mnist", "svhn_cropped", "cifar10", "celeb_a")
-MANUAL_NAMES = ("mnist", "fashion_mnist", "celeb_a")  # with a manual_dir route
 _DOWNLOAD_HOST = "storage.googleapis.com"
 
 
-def names():
-    """The dataset names `load` accepts (besides `folder:PATH`)."""
-    return ("mnist_sample",) + TFDS_NAMES
-
-
-def check_name(name):
-    """Raises ValueError unless `load` knows `name` (a `names()` entry or folder:PATH)."""
-    if isinstance(name, str) and name.startswith(folder.FOLDER_PREFIX):
-        path = folder.folder_path(name)
-        if not os.path.isdir(path):
-            raise ValueError(f"dataset {name!r}: {path!r} is not a folder; "
-                             f"folder:PATH needs a folder of images")
-        return
-    if name not in names():
-        raise ValueError(f"unknown dataset {name!r}; choose one of "
-                         f"{', '.join(names())} or folder:PATH")
-
-
-def _network_reachable(host=_DOWNLOAD_HOST):
-    # A name lookup only: offline machines fail it at once, so the user gets the
-    # "prepare it yourself" message instead of a long download timeout.
+def network_reachable(host=_DOWNLOAD_HOST):
+    """Whether tfds' download host resolves. A name lookup only: offline machines
+    fail it at once, so the user gets the "prepare it yourself" message instead of a
+    long download timeout (tests replace this function to be offline)."""
     try:
         socket.getaddrinfo(host, 443)
         return True
     except OSError:
         return False
-
-
-def _can_download():
-    # Looked up on the package at call time: tests and callers switch the network off
-    # with monkeypatch.setattr(gan_tf.data, "_network_reachable", ...).
-    from gan_tf import data
-
-    return data._network_reachable()
 
 
 def data_root(data_dir):
@@ -168,9 +142,10 @@ def _tfds_or_manual(name, data_dir, download, manual_dir, on_bad_image):
     manual = manual_builder(name, data_dir, on_bad_image)
     if manual_dir is not None:
         if manual is None:
+            manual_names = registry.manual_names()
             raise ValueError(
-                f"manual_dir works for {', '.join(MANUAL_NAMES[:-1])} and "
-                f"{MANUAL_NAMES[-1]}, not {name!r}; for {name} use a prepared --data_dir "
+                f"manual_dir works for {', '.join(manual_names[:-1])} and "
+                f"{manual_names[-1]}, not {name!r}; for {name} use a prepared --data_dir "
                 f"or --dataset=folder:PATH")
         if not os.path.isdir(manual_dir):
             raise DatasetUnavailableError(f"manual_dir {manual_dir!r} is not a folder")
@@ -188,7 +163,7 @@ def _tfds_or_manual(name, data_dir, download, manual_dir, on_bad_image):
             pass  # no manual files there either
         else:
             return _prepare_manual(name, manual, default_manual)
-    if not download or not _can_download():
+    if not download or not network_reachable():
         raise DatasetUnavailableError(unavailable_message(
             name, data_dir, "download=False" if not download else
             "cannot be downloaded (no network)"))
@@ -228,11 +203,11 @@ def builder(name, data_dir=None, download=True, manual_dir=None, on_bad_image="f
             images with on_bad_image="fail"; the message names the file and the fix.
         DatasetUnavailableError: not prepared, no manual files and not downloadable.
     """
-    check_name(name)
+    registry.check_name(name)
     image_files.check_on_bad_image(on_bad_image)
     if name.startswith(folder.FOLDER_PREFIX):
         return folder.scan_folder(folder.folder_path(name), on_bad_image)
-    if name == "mnist_sample":
+    if registry.DATASETS[name].source == registry.BUNDLED:
         dataset_builder = sample_builder(data_dir)
         if not dataset_builder.is_prepared():
             dataset_builder.download_and_prepare()  # local: ~2 s, writes to data_dir

@@ -1,6 +1,6 @@
-"""What a trainer needs to know about a dataset before training, cheaply: a fingerprint
-that changes when the data changes (`fingerprint`) and the number of classes
-(`num_classes`). Neither decodes an image.
+"""Fingerprints of datasets: a small description of a split that changes when its data
+changes (`fingerprint`), which a resumed run compares with its start's. Cheap: stat
+calls and one small hash, no image decoded.
 """
 
 import hashlib
@@ -8,37 +8,8 @@ import os
 
 from gan_tf.data import digits
 from gan_tf.data import folder
+from gan_tf.data import registry
 from gan_tf.data import sources
-
-# Classes of the datasets with class labels; celeb_a has 40 attributes instead.
-_NUM_CLASSES = {"mnist_sample": 10, "mnist": 10, "fashion_mnist": 10,
-                "svhn_cropped": 10, "cifar10": 10, "celeb_a": None}
-
-
-def num_classes(name, data_dir=None, manual_dir=None):
-    """The number of classes `load(name, with_labels=True)` labels images with.
-
-    Args:
-        name: one of `names()` or "folder:PATH".
-        data_dir, manual_dir: as in `load`; the known datasets' class counts do not
-            depend on where their copy lives, so they are not read.
-
-    Returns:
-        10 for the digit, SVHN and CIFAR-10 sets; the number of class subfolders of a
-        folder (over all its splits; None for a flat PATH/*.png folder, whose labels
-        are all 0); None for celeb_a (40 binary attributes, no classes).
-
-    Raises:
-        ValueError: unknown name, a folder in none of the three layouts.
-    """
-    del data_dir, manual_dir  # see Args
-    sources.check_name(name)
-    if name.startswith(folder.FOLDER_PREFIX):
-        layout = folder.folder_layout(folder.folder_path(name))
-        classes = {c for split in layout.values() for c in split} - {""}
-        return len(classes) or None
-    return _NUM_CLASSES[name]
-
 
 def _files_summary(paths):
     """{"files", "bytes", "newest_mtime_ns"} of `paths` (stat calls only)."""
@@ -115,21 +86,21 @@ def fingerprint(name, split="train", data_dir=None, manual_dir=None):
             route, a folder in none of the three layouts.
         DatasetUnavailableError: see above.
     """
-    sources.check_name(name)
-    facts = {"name": name, "split": split}
+    registry.check_name(name)
+    named = {"name": name, "split": split}
     if name.startswith(folder.FOLDER_PREFIX):
         layout = folder.folder_layout(folder.folder_path(name))
         folder.check_folder_split(name, layout, split)
-        return facts | _files_summary(
+        return named | _files_summary(
             [f for files in layout[split].values() for f in files])
     if name == "mnist_sample":
-        return facts | {"asset_sha256": _sha256(digits.MNIST_SAMPLE_FILE),
+        return named | {"asset_sha256": _sha256(digits.MNIST_SAMPLE_FILE),
                         "asset_bytes": os.path.getsize(digits.MNIST_SAMPLE_FILE),
                         "version": str(digits.MnistSample.VERSION)}
     if manual_dir is not None:
-        if name not in sources.MANUAL_NAMES:
-            raise ValueError(f"manual_dir works for {', '.join(sources.MANUAL_NAMES)}, "
-                             f"not {name!r}")
-        return facts | _manual_fingerprint(name, manual_dir)
+        if name not in registry.manual_names():
+            raise ValueError(f"manual_dir works for "
+                             f"{', '.join(registry.manual_names())}, not {name!r}")
+        return named | _manual_fingerprint(name, manual_dir)
     dataset_builder = sources.builder(name, data_dir=data_dir, download=False)
-    return facts | _prepared_fingerprint(dataset_builder, split)
+    return named | _prepared_fingerprint(dataset_builder, split)
