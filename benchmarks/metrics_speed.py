@@ -116,13 +116,13 @@ def main(argv=None):
     args = parse_args(argv)
     import numpy as np
 
-    from gan_tf import evaluate
+    from gan_tf import export
     from gan_tf.metrics import evaluation, features
 
     extractor = features.ClassifierExtractor(args.dataset)
     real_images, _ = evaluation.real_images(args.dataset, "train", 100_000)
     real = extractor.extract(real_images).features
-    serve, metadata = evaluate.load_exported_generator(args.generator)
+    serve, metadata = export.load_generator(args.generator)
     timings = time_metrics(serve, metadata, extractor, real)
     pool_images = evaluation.generator_images(
         serve, max(FAKE_SIZES) + 10_000, metadata["latent_dim"],

@@ -153,7 +153,7 @@ def preset_worker(preset, overrides, dataset, budgets_s, clock_kind, out, seed=0
 
 def cli_run(dataset, minutes, out, extra_flags=()):
     """`python -m gan_tf.train --train_minutes=N` in a fresh process; samples its export."""
-    from gan_tf import evaluate
+    from gan_tf import export
     from gan_tf.metrics import evaluation
 
     workdir = os.path.join(out, f"default_{minutes:g}min")
@@ -164,7 +164,7 @@ def cli_run(dataset, minutes, out, extra_flags=()):
     with open(workdir + ".log", "w") as log:
         subprocess.run(command, check=True, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     wall = time.perf_counter() - start
-    serve, metadata = evaluate.load_exported_generator(os.path.join(workdir, "generator"))
+    serve, metadata = export.load_generator(os.path.join(workdir, "generator"))
     images = evaluation.generator_images(serve, NUM_SAMPLES, metadata["latent_dim"],
                                          metadata["latent_distribution"], seed=SAMPLE_SEED)
     with open(os.path.join(workdir, "history.json")) as f:

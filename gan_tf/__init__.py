@@ -7,14 +7,16 @@ The public API:
     gan_tf.models              generator/discriminator families
     gan_tf.losses              adversarial losses and loss objects
     gan_tf.data                tfds pipelines -> float32 images in [-1, 1]
-    gan_tf.callbacks           sample grids, checkpoints, history
+    gan_tf.callbacks           sample grids, history, time budget, divergence guard
+    gan_tf.checkpoint          checkpoints of a run: save, restore, history.json
     gan_tf.metrics             FID, KID, Inception score, precision/recall + extractors
-    gan_tf.configs             named presets, one per tutorial setup
+    gan_tf.configs             configs as plain data: the schema and the presets
     gan_tf.viz                 image grids and curves
 """
 
 __version__ = "0.1.0"
 
+import json as _json
 import os as _os
 
 # TensorFlow's C++ INFO lines (CPU feature notes, buffer sizes) drown Keras' progress
@@ -26,8 +28,6 @@ def _check_backend():
     """gan_tf trains with tf.GradientTape, tf.data and tf.distribute: Keras must run on
     TensorFlow. Raises ImportError naming the setting otherwise (before Keras is
     imported: another backend may fail to import without its own library)."""
-    import json
-
     wanted = _os.environ.get("KERAS_BACKEND")
     where = f"KERAS_BACKEND={wanted}"
     if wanted is None:
@@ -36,7 +36,7 @@ def _check_backend():
         where = _os.path.join(home, "keras.json")
         try:
             with open(where) as f:
-                wanted = json.load(f).get("backend")
+                wanted = _json.load(f).get("backend")
         except (OSError, ValueError, AttributeError):
             wanted = None
     if wanted not in (None, "tensorflow"):
@@ -52,6 +52,8 @@ from gan_tf import interrupt as _interrupt  # noqa: E402  (standard library only
 _interrupt.watch_startup()
 
 from gan_tf import callbacks
+from gan_tf import checkpoint
+from gan_tf import configs
 from gan_tf import data
 from gan_tf import losses
 from gan_tf import metrics

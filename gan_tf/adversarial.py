@@ -15,32 +15,27 @@ translate. Everything else is here, once:
   steps_per_execution > 1, and chooses it from the step's FLOPs with
   `steps_per_execution="auto"` (gan_tf.flops);
 - losses divided by the number of replicas under a `tf.distribute` strategy, and logs
-  shaped for Keras' multi-worker reduction;
-- the export of a SavedModel into a temporary folder renamed into place.
-"""
+  shaped for Keras' multi-worker reduction.
 
-import json
+Sampling and export are not the training contract: gan_tf.sampling and gan_tf.export.
+"""
 
 from absl import logging
 import keras
 import numpy as np
 import tensorflow as tf
 
-from gan_tf import _faults
 from gan_tf import _keras_compat
 from gan_tf import distribute
-from gan_tf import fileio
 from gan_tf import flops
-from gan_tf import interrupt
 from gan_tf import losses
 
-EXPORT_METADATA = "gan_tf_export.json"
 _STEPS_KEY = "train_steps"
 _RNG_STATES_KEY = "rng_states"  # every SeedGenerator of the model
 
 
-class _Holder:
-    """Keeps a variable out of Keras' weight tracking (the weights' layout stays)."""
+class _UntrackedVariable:
+    """Holds a variable out of Keras' weight tracking (the weights' layout stays)."""
 
     def __init__(self, variable):
         self.variable = variable
@@ -61,7 +56,7 @@ class AdversarialModel(keras.Model):
         super().__init__(**kwargs)
         # Training steps run so far (saved with the weights): the data position of a
         # resumed run and the step count of mid-epoch checkpoints.
-        self._steps = _Holder(tf.Variable(
+        self._steps = _UntrackedVariable(tf.Variable(
             0, dtype=tf.int64, trainable=False, name="train_steps",
             aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA))
         self.gan_loss = None
@@ -334,30 +329,6 @@ class AdversarialModel(keras.Model):
     def test_step(self, data):
         raise NotImplementedError(f"{type(self).__name__} has no validation step; "
                                   "evaluate its images with gan_tf.metrics instead")
-
-    # -- Export -------------------------------------------------------------------------
-
-    def _write_export(self, path, archive, metadata):
-        """Writes `archive` (a keras.export.ExportArchive) and `metadata` (the JSON of
-        EXPORT_METADATA) to `path`, through a temporary folder renamed into place: a
-        failed or interrupted export leaves the previous one (or nothing) there. Files
-        of that folder that are not the export's (a user's) are kept."""
-        path = str(path).rstrip("/")
-        parent, name = path.rsplit("/", 1) if "/" in path else (".", path)
-        with interrupt.critical():
-            fileio.makedirs(parent)
-            fileio.remove_temporary_named(parent, name)
-            tmp = fileio.join(parent, f"{fileio.TMP_PREFIX}{name}-export")
-            try:
-                archive.write_out(tmp, verbose=False)
-                fileio.write_atomic(fileio.join(tmp, EXPORT_METADATA),
-                                    json.dumps(metadata, indent=2))
-                _faults.point("export", "written")
-                fileio.replace_folder(tmp, path, keep_others=True)
-            except BaseException:
-                fileio.rmtree(tmp)
-                raise
-        return path
 
 
 def unpack(data):

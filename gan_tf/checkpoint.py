@@ -34,6 +34,7 @@ from gan_tf import _faults
 from gan_tf import _keras_compat
 from gan_tf import fileio
 from gan_tf import interrupt
+from gan_tf import viz
 
 INDEX_FILE = "checkpoint.json"
 WEIGHTS_SUFFIX = ".weights.h5"
@@ -310,7 +311,7 @@ class CheckpointManager:
         """
         names = self.names()
         if name is not None:
-            name = _strip(name)
+            name = name_of(name)
             if name not in names:
                 raise CheckpointError(
                     f"no checkpoint {name!r} in {self.directory}; the complete ones are: "
@@ -350,7 +351,7 @@ class CheckpointManager:
     def _damaged(self, path, error):
         """The message for a checkpoint file that does not load: the file, why, and
         the ways out (an older checkpoint by name, --restart)."""
-        current = _strip(path)
+        current = name_of(path)
         older = [n for n in self.names() if not _NAME.fullmatch(current)
                  or _order(n) < _order(current)]
         hint = (f" An older checkpoint is there: pass --resume_from={older[-1]} to resume "
@@ -361,8 +362,10 @@ class CheckpointManager:
                 f"(the old run's files are replaced) or use another --workdir.{hint}")
 
 
-def _strip(name):
-    name = str(name).rsplit("/", 1)[-1]
+def name_of(path):
+    """The checkpoint name (ckpt-EEEE or ckpt-EEEE-SSSSSSSSS) in a path, a file name
+    or a name."""
+    name = str(path).rsplit("/", 1)[-1]
     for suffix in (WEIGHTS_SUFFIX, STATE_SUFFIX):
         if name.endswith(suffix):
             name = name[:-len(suffix)]
@@ -475,8 +478,6 @@ def write_history(path, history, plot_path=None):
     with interrupt.critical():
         fileio.write_atomic(path, json.dumps(history, indent=1))
     if plot_path and history.get("epoch"):
-        from gan_tf import viz
-
         keys = [k for k in history if k.endswith("loss") and any(
             v is not None for v in history[k])]
         if keys:

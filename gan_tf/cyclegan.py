@@ -28,9 +28,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from gan_tf import export
 from gan_tf import flops
 from gan_tf import losses
 from gan_tf.adversarial import AdversarialModel
+from gan_tf.models import cyclegan as networks
 
 DIRECTIONS = ("a2b", "b2a")
 
@@ -243,7 +245,8 @@ class CycleGAN(AdversarialModel):
     # -- Export -------------------------------------------------------------------------
 
     def export_generator(self, path):
-        """Writes both generators as one TensorFlow SavedModel.
+        """Writes both generators as one TensorFlow SavedModel
+        (`gan_tf.export.export_cyclegan`).
 
         Its `serving_default` signature (and `serve` function) is G_AB: `images`
         float32 (batch, H, W, C_a) in [-1, 1] -> float32 (batch, H, W, C_b); its
@@ -254,28 +257,7 @@ class CycleGAN(AdversarialModel):
         Returns:
             the path written.
         """
-        if not self.built:
-            self.build()
-        shape_a = tuple(self.g_ab.input_shape[1:])
-        shape_b = tuple(self.g_ba.input_shape[1:])
-        g_ab, g_ba = self.g_ab, self.g_ba
-
-        def serve(images):
-            return tf.cast(g_ab(images, training=False), tf.float32)
-
-        def b2a(images):
-            return tf.cast(g_ba(images, training=False), tf.float32)
-
-        archive = keras.export.ExportArchive()
-        archive.track(g_ab)
-        archive.track(g_ba)
-        archive.add_endpoint("serve", serve, input_signature=[
-            tf.TensorSpec((None, *shape_a), tf.float32, name="images")])
-        archive.add_endpoint("b2a", b2a, input_signature=[
-            tf.TensorSpec((None, *shape_b), tf.float32, name="images")])
-        return self._write_export(path, archive, {
-            "model": "cyclegan", "serve": "a2b", "image_shape_a": list(shape_a),
-            "image_shape_b": list(shape_b), "train_steps": self.train_steps})
+        return export.export_cyclegan(self, path)
 
 
 def _unpack_pair(data):
@@ -306,8 +288,6 @@ def build(image_shape=(28, 28, 1), image_shape_b=None, generator=None,
     Returns:
         a `CycleGAN`.
     """
-    from gan_tf.models import cyclegan as networks
-
     shape_a = tuple(image_shape)
     shape_b = tuple(image_shape_b or shape_a)
     generator = {k: v for k, v in (generator or {}).items()

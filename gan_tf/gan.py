@@ -4,24 +4,24 @@
 a loss (a name or a `gan_tf.losses.GANLoss`); `fit` then runs `train_step` under
 `tf.function` on CPU, GPU or inside a `tf.distribute` strategy scope. Variants of GANs
 differ in their models and their loss object, never in this loop; what GAN shares with
-CycleGAN (optimizers, trackers, saving, fit, export) is in gan_tf.adversarial.
+CycleGAN (optimizers, trackers, saving, fit) is in gan_tf.adversarial. `generate` and
+`export_generator` run gan_tf.sampling and gan_tf.export.
 
 Latent noise is drawn inside the step from a `keras.random.SeedGenerator` owned by the
 model; its state is saved with the weights, so a restored model continues the same
 noise sequence.
 """
 
-import inspect
-
 import keras
-import numpy as np
 import tensorflow as tf
 
 from gan_tf import augment as augment_lib
 from gan_tf import configs
+from gan_tf import export
 from gan_tf import flops
 from gan_tf import losses
 from gan_tf import noise
+from gan_tf import sampling
 from gan_tf.adversarial import AdversarialModel
 from gan_tf.adversarial import unpack
 
@@ -308,8 +308,8 @@ class GAN(AdversarialModel):
     def sample_labels(self, num):
         """Balanced labels 0, 1, ..., num_classes - 1, 0, 1, ... (int32 numpy (num,)),
         or None for an unconditional GAN."""
-        return None if not self.conditional else np.arange(num, dtype=np.int32) % \
-            self.num_classes
+        return None if not self.conditional else sampling.balanced_labels(
+            num, self.num_classes)
 
     def sample_latents(self, num, seed=None):
         """Draws latent vectors.
@@ -321,21 +321,15 @@ class GAN(AdversarialModel):
 
         Returns:
             float32 (num, latent_dim), N(0, 1) or U(-1, 1) per `latent_distribution`;
-            with latent codes (InfoGAN, `code_layout`) the last columns are the codes.
+            with latent codes (InfoGAN, `code_layout`) the last columns are the codes
+            (`gan_tf.noise.latents`).
         """
         if seed is None:
             seed = self.seed_generator.next()
         else:
             seed = tf.constant([int(seed), 0], tf.int32)
-        categories, continuous = self.code_layout
-        code_dim = categories + continuous
-        latents = noise.sample((num, self.latent_dim - code_dim), seed,
-                               self.latent_distribution)
-        if not code_dim:
-            return latents
-        codes = noise.sample_codes(num, tf.cast(seed, tf.int32) + [1, 0], categories,
-                                   continuous)
-        return tf.concat([latents, codes], axis=-1)  # (num, noise_dim + code_dim)
+        return noise.latents(num, seed, self.latent_dim, self.latent_distribution,
+                             self.code_layout)
 
     @property
     def sampling_generator(self):
@@ -350,7 +344,8 @@ class GAN(AdversarialModel):
 
     def generate(self, num_images=None, seed=None, latents=None, labels=None,
                  batch_size=256, truncation_psi=None):
-        """Generates images with the generator in inference mode.
+        """Generates images with the sampling generator in inference mode
+        (`gan_tf.sampling.generate`).
 
         Args:
             num_images: how many; may be omitted when `latents` is given.
@@ -371,47 +366,12 @@ class GAN(AdversarialModel):
             ValueError: neither num_images nor latents, sizes that disagree, or a
                 truncation_psi (other than None/1.0) for a generator without one.
         """
-        call_kwargs = self._truncation_kwargs(truncation_psi)
-        if latents is None:
-            if num_images is None or num_images < 1:
-                raise ValueError(f"num_images must be >= 1, got {num_images!r}")
-            if seed is None:
-                seed = np.random.randint(2**31 - 1)
-            latents = self.sample_latents(int(num_images), seed=seed)
-        latents = tf.convert_to_tensor(latents, tf.float32)
-        num = int(latents.shape[0])
-        if num_images is not None and num_images != num:
-            raise ValueError(f"num_images={num_images} but latents has {num} rows")
-        if latents.shape[-1] != self.latent_dim:
-            raise ValueError(f"latents must have {self.latent_dim} columns, got "
-                             f"shape {tuple(latents.shape)}")
-        if self.conditional:
-            labels = self.sample_labels(num) if labels is None else labels
-            labels = tf.convert_to_tensor(np.broadcast_to(np.asarray(labels), (num,)),
-                                          tf.int32)
-        chunks = []
-        for start in range(0, num, batch_size):
-            batch = latents[start:start + batch_size]
-            batch_labels = None if labels is None else labels[start:start + batch_size]
-            images = self.sampling_generator(self._generator_inputs(batch, batch_labels),
-                                             training=False, **call_kwargs)
-            chunks.append(tf.cast(images, tf.float32).numpy())
-        return np.concatenate(chunks)
-
-    def _truncation_kwargs(self, truncation_psi):
-        if truncation_psi is None or float(truncation_psi) == 1.0:
-            return {}
-        if not supports_truncation(self.sampling_generator):
-            raise ValueError(
-                f"truncation_psi={truncation_psi!r} needs a generator whose call takes "
-                f"truncation_psi (e.g. models.stylegan.Generator); "
-                f"{type(self.generator).__name__} does not")
-        return {"truncation_psi": float(truncation_psi)}
-
-    # -- Export -------------------------------------------------------------------------
+        return sampling.generate(self, num_images, seed=seed, latents=latents,
+                                 labels=labels, batch_size=batch_size,
+                                 truncation_psi=truncation_psi)
 
     def export_generator(self, path):
-        """Writes the generator as a TensorFlow SavedModel.
+        """Writes the generator as a TensorFlow SavedModel (`gan_tf.export.export_gan`).
 
         Endpoints (load with plain `tf.saved_model.load(path)`, no gan_tf needed):
 
@@ -432,54 +392,7 @@ class GAN(AdversarialModel):
         Returns:
             the path written.
         """
-        if not self.built:
-            self.build()
-        archive = keras.export.ExportArchive()
-        archive.track(self.sampling_generator)
-        serve, signature = self._serve_function()
-        archive.add_endpoint("serve", serve, input_signature=signature)
-        archive.add_endpoint("sample", self._sample_function(), input_signature=[
-            tf.TensorSpec((), tf.int32, name="num"), tf.TensorSpec((), tf.int32, name="seed")])
-        image_shape = self.generate(1, seed=0).shape[1:]
-        metadata = {"latent_dim": self.latent_dim,
-                    "latent_distribution": self.latent_distribution,
-                    "conditional": self.conditional, "num_classes": self.num_classes,
-                    "code_layout": list(self.code_layout),
-                    "image_shape": list(image_shape), "sample": True,
-                    "train_steps": self.train_steps}
-        return self._write_export(path, archive, metadata)
-
-    def _serve_function(self):
-        generator = self.sampling_generator
-        signature = [tf.TensorSpec((None, self.latent_dim), tf.float32, name="latents")]
-        if self.conditional:
-            signature.append(tf.TensorSpec((None,), tf.int32, name="labels"))
-
-            def serve(latents, labels):
-                return tf.cast(generator((latents, labels), training=False), tf.float32)
-        else:
-            def serve(latents):
-                return tf.cast(generator(latents, training=False), tf.float32)
-        return serve, signature
-
-    def _sample_function(self):
-        generator = self.sampling_generator
-        categories, continuous = self.code_layout
-        code_dim = categories + continuous
-        num_classes = self.num_classes
-
-        def sample(num, seed):
-            seed = tf.stack([seed, 0])
-            latents = noise.sample((num, self.latent_dim - code_dim), seed,
-                                   self.latent_distribution)
-            if code_dim:
-                latents = tf.concat([latents, noise.sample_codes(
-                    num, seed + [1, 0], categories, continuous)], axis=-1)
-            inputs = latents
-            if num_classes:
-                inputs = (latents, tf.math.floormod(tf.range(num), num_classes))
-            return tf.cast(generator(inputs, training=False), tf.float32)
-        return sample
+        return export.export_gan(self, path)
 
 
 def ema_decay_at(decay, step, rampup=EMA_RAMPUP):
@@ -576,11 +489,6 @@ def _group_for_critic(args, kwargs, d_steps):
     elif isinstance(kwargs.get("x"), tf.data.Dataset):
         kwargs["x"] = group_batches(kwargs["x"], d_steps)
     return tuple(args), kwargs
-
-
-def supports_truncation(generator):
-    """Whether `generator`'s call takes `truncation_psi` (the truncation trick)."""
-    return "truncation_psi" in inspect.signature(generator.call).parameters
 
 
 def _split_outputs(outputs):

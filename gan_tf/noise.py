@@ -68,3 +68,26 @@ def sample_codes(batch, seed, num_categories, num_continuous):
         parts.append(sample((batch, num_continuous), seed + tf.constant([0, 1], tf.int32),
                             "uniform"))
     return tf.concat(parts, axis=-1)
+
+
+def latents(num, seed, latent_dim, distribution="normal", code_layout=(0, 0)):
+    """Latent vectors laid out as `gan_tf.GAN` takes them: noise, then the latent codes
+    (InfoGAN) in the last columns.
+
+    Args:
+        num: rows (int or scalar tensor), per replica.
+        seed: int32 (2,) stateless seed; the codes use seed + (1, 0).
+        latent_dim: columns, noise and codes.
+        distribution: of the noise, "normal" or "uniform" (`sample`).
+        code_layout: (num_categories, num_continuous) of the codes; (0, 0) for none.
+
+    Returns:
+        float32 (num, latent_dim).
+    """
+    categories, continuous = code_layout
+    code_dim = categories + continuous
+    values = sample((num, latent_dim - code_dim), seed, distribution)
+    if not code_dim:
+        return values
+    codes = sample_codes(num, tf.cast(seed, tf.int32) + [1, 0], categories, continuous)
+    return tf.concat([values, codes], axis=-1)  # (num, noise_dim + code_dim)

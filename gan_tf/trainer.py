@@ -285,7 +285,7 @@ def _write_start(run, resume_from=None):
     versions.json, and the history of the restored state."""
     workdir = run.workdir
     if resume_from:
-        abandoned = run.manager.abandon_after(checkpoint_lib._strip(resume_from))
+        abandoned = run.manager.abandon_after(checkpoint_lib.name_of(resume_from))
         if abandoned:
             logging.info("resuming from %s: moved the newer %s to %s/abandoned",
                          resume_from, ", ".join(abandoned), run.manager.directory)

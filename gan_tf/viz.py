@@ -1,15 +1,24 @@
-"""Pictures: image grids, PNG and GIF files, loss curves.
+"""Pictures: image grids, PNG and GIF files, loss and metric curves, the evaluation's
+class histogram and t-SNE plot, latent-code and StyleGAN grids.
 
 Images inside gan_tf are float32 in [-1, 1]; the conversion to uint8 happens here,
-where pictures are written.
+where pictures are written. Figures written to files are figures of their own, made
+without pyplot: writing a file must not switch the backend of a notebook that shows
+figures.
 """
 
 import io
+import json
 import math
 import os
 
+from absl import logging
+from matplotlib.figure import Figure
+import matplotlib.pyplot as plt
 import numpy as np
 from PIL import Image
+
+from gan_tf import fileio
 
 
 def to_uint8(images):
@@ -67,8 +76,6 @@ def _to_pil(grid, scale):
 
 def _write_image(image, path, **save_kwargs):
     """Writes a PIL image atomically to any tf.io.gfile path (format from the name)."""
-    from gan_tf import fileio
-
     buffer = io.BytesIO()
     image.save(buffer, format=os.path.splitext(str(path))[1][1:].upper().replace(
         "JPG", "JPEG"), **save_kwargs)
@@ -94,8 +101,6 @@ def save_gif(png_paths, path, duration_ms=300):
     Returns:
         the path written, or None when there are no frames.
     """
-    from gan_tf import fileio
-
     if not png_paths:
         return None
     frames = [Image.open(io.BytesIO(fileio.read_bytes(p))).convert("RGB")
@@ -118,23 +123,8 @@ def plot_history(history, path=None, keys=None):
     Returns:
         the matplotlib Figure.
     """
-    import json
-
-    if path is not None:
-        # A figure of its own, no pyplot: writing a file must not switch the backend
-        # of a notebook that shows figures.
-        from matplotlib.figure import Figure
-
-        def subplots(*args, **kwargs):
-            fig = Figure(figsize=kwargs.pop("figsize"))
-            return fig, fig.subplots(*args, **kwargs)
-    else:
-        import matplotlib.pyplot as plt
-        subplots = plt.subplots
-
+    subplots = _file_subplots if path is not None else plt.subplots
     if isinstance(history, str):
-        from gan_tf import fileio
-
         history = json.loads(fileio.read_text(history))
     history = getattr(history, "history", history)
     series = {k: v for k, v in history.items()
@@ -159,14 +149,65 @@ def plot_history(history, path=None, keys=None):
     return fig
 
 
+def _file_subplots(*args, figsize, **kwargs):
+    """`plt.subplots` for a figure written to a file: one of its own, no pyplot."""
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(*args, **kwargs)
+
+
 def save_figure(fig, path, dpi=100):
     """Writes a matplotlib figure as a PNG, atomically, to any tf.io.gfile path."""
-    from gan_tf import fileio
-
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi)
     fileio.write_atomic(path, buffer.getvalue())
     return path
+
+
+def plot_class_counts(names, fake_counts, real_counts, path):
+    """Writes a bar chart of the share of images per (predicted) class, real beside
+    generated, as a PNG; returns the path.
+
+    Args:
+        names: class names.
+        fake_counts, real_counts: images per class, in `names` order.
+        path: the PNG (any tf.io.gfile path).
+    """
+    fig, ax = _file_subplots(figsize=(7, 3.2))
+    positions = np.arange(len(names))
+    total_fake, total_real = max(sum(fake_counts), 1), max(sum(real_counts), 1)
+    ax.bar(positions - 0.2, np.asarray(real_counts) / total_real, 0.4, label="real")
+    ax.bar(positions + 0.2, np.asarray(fake_counts) / total_fake, 0.4, label="generated")
+    ax.set_xticks(positions, names, rotation=30 if len(names[0]) > 2 else 0, fontsize=8)
+    ax.set_ylabel("fraction (predicted class)")
+    ax.legend()
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def plot_tsne(real_features, fake_features, path, points=1000, seed=0):
+    """Writes a t-SNE map of up to `points` real and `points` generated feature
+    vectors (float (N, D) each) as a PNG; returns the path, or None when
+    scikit-learn, which computes it, is not installed (a warning says how)."""
+    try:
+        from sklearn.manifold import TSNE  # optional: the [evaluate] extra
+    except ImportError:
+        logging.warning("scikit-learn is not installed: no t-SNE plot "
+                        "(pip install 'gan_tf[evaluate]')")
+        return None
+    rng = np.random.default_rng(seed)
+    real = real_features[rng.permutation(len(real_features))[:points]]
+    fake = fake_features[rng.permutation(len(fake_features))[:points]]
+    mapped = TSNE(n_components=2, init="pca", random_state=seed,
+                  perplexity=30).fit_transform(np.concatenate([real, fake]))
+    fig, ax = _file_subplots(figsize=(5, 5))
+    ax.scatter(*mapped[:len(real)].T, s=3, alpha=0.5, label="real")
+    ax.scatter(*mapped[len(real):].T, s=3, alpha=0.5, label="generated")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.legend(markerscale=4)
+    ax.set_title("t-SNE of the features")
+    fig.tight_layout()
+    return save_figure(fig, path)
 
 
 def code_latents(gan, num_columns=10, seed=0, continuous=None):

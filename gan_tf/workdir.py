@@ -26,7 +26,10 @@ import platform
 import socket
 
 from absl import logging
+import keras
+import tensorflow as tf
 
+import gan_tf
 from gan_tf import configs
 from gan_tf import fileio
 
@@ -124,8 +127,6 @@ class Workdir:
     def mark(self):
         """Writes the marker (once): gan_tf made this folder."""
         if not self.is_gan_tf:
-            import gan_tf
-
             fileio.write_atomic(self / MARKER, json.dumps(
                 {"created": datetime.datetime.now().isoformat(timespec="seconds"),
                  "gan_tf": gan_tf.__version__}))
@@ -242,7 +243,7 @@ class _LocalLock:
         for _ in range(10):
             fd = self._open()
             try:
-                import fcntl
+                import fcntl  # POSIX only: elsewhere the fallback below
 
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -377,10 +378,5 @@ def _is_stale(holder):
 
 def versions():
     """The versions that, with config.json, reproduce a run."""
-    import keras
-    import tensorflow as tf
-
-    import gan_tf
-
     return {"gan_tf": gan_tf.__version__, "tensorflow": tf.__version__,
             "keras": keras.__version__, "python": platform.python_version()}

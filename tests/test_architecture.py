@@ -104,3 +104,56 @@ def test_configs_import_no_runtime_module():
     runtime = {f"{path}: {name}" for path in files for name in _imported_modules(path)
                if name.split(".")[0] == "gan_tf" and not name.startswith("gan_tf.configs")}
     assert not runtime, sorted(runtime)
+
+
+def _is_module(dotted):
+    """Whether `dotted` (gan_tf.x.y) names a module or package of this repository."""
+    path = PACKAGE.parent.joinpath(*dotted.split("."))
+    return path.with_suffix(".py").exists() or (path / "__init__.py").exists()
+
+
+def _private_uses(source, roots=("gan_tf",)):
+    """The places in `source` that reach another module's private name: `from x import
+    _y` and `module._y` (module: a name bound to a module of `roots`), where _y is not
+    a module itself (a package's private modules, such as gan_tf._cli, are shared
+    inside it). Returns ["line: text"]."""
+    tree = ast.parse(source)
+    modules, found = {}, []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.split(".")[0] in roots:
+                    modules[alias.asname or alias.name.split(".")[0]] = (
+                        alias.name if alias.asname else alias.name.split(".")[0])
+        elif isinstance(node, ast.ImportFrom) and node.module and \
+                node.module.split(".")[0] in roots:
+            for alias in node.names:
+                dotted = f"{node.module}.{alias.name}"
+                if _is_module(dotted):
+                    modules[alias.asname or alias.name] = dotted
+                elif alias.name.startswith("_") and not alias.name.startswith("__"):
+                    found.append(f"{node.lineno}: from {node.module} import {alias.name}")
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr.startswith("_") and \
+                not node.attr.startswith("__") and isinstance(node.value, ast.Name) and \
+                node.value.id in modules and \
+                not _is_module(f"{modules[node.value.id]}.{node.attr}"):
+            found.append(f"{node.lineno}: {node.value.id}.{node.attr}")
+    return found
+
+
+def test_the_private_name_check_finds_both_forms():
+    source = ("from gan_tf import checkpoint as checkpoint_lib\n"
+              "from gan_tf.configs import _lists_to_tuples\n"
+              "from gan_tf import _cli, _faults\n"
+              "import gan_tf.data\n"
+              "checkpoint_lib._strip('x'); _cli.fail('y'); gan_tf._private\n")
+    assert sorted(_private_uses(source)) == [
+        "2: from gan_tf.configs import _lists_to_tuples", "5: checkpoint_lib._strip",
+        "5: gan_tf._private"]
+
+
+def test_no_module_reaches_another_modules_private_names():
+    found = [f"{path.relative_to(PACKAGE.parent)}:{hit}" for path in _sources()
+             for hit in _private_uses(path.read_text(encoding="utf-8"))]
+    assert not found, found

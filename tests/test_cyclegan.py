@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from gan_tf import adversarial, checkpoint, configs, cyclegan, data, models, tasks, trainer
+from gan_tf import checkpoint, configs, cyclegan, data, export, models, tasks, trainer
 from gan_tf.models import cyclegan as networks
 
 from test_train import run_cli
@@ -208,7 +208,7 @@ def test_export_generator(tmp_path):
                                atol=1e-5)
     np.testing.assert_allclose(loaded.b2a(images_b).numpy(),
                                model.translate(images_b, "b2a"), atol=1e-5)
-    with open(os.path.join(path, adversarial.EXPORT_METADATA)) as f:
+    with open(os.path.join(path, export.EXPORT_METADATA)) as f:
         assert json.load(f)["image_shape_b"] == [28, 28, 1]
 
 

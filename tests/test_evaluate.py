@@ -8,6 +8,7 @@ import pytest
 
 from conftest import small_gan
 from gan_tf import evaluate
+from gan_tf import evaluator
 
 SMALL = ["--num_samples=200", "--num_real=200", "--kid_subsets=2", "--tsne_points=40"]
 
@@ -81,6 +82,9 @@ def test_real_held_out_data_scores_better_than_an_untrained_generator(tmp_path):
     (["--fake_split=test", "--output=/tmp/x", "--extractor=inception"],
      "inception_v3_weights_tf_dim_ordering_tf_kernels.h5"),
     (["--fake_split=test", "--output=/tmp/x", "--num_samples=3"], "num_samples must be"),
+    (["--fake_split=tset", "--output=/tmp/x"], "mnist_sample has no split 'tset'"),
+    (["--fake_split=test", "--output=/tmp/x", "--real_split=validation"],
+     "mnist_sample has no split 'validation'; its splits: train, test"),
 ])
 def test_bad_inputs_exit_2_with_one_line(args, message, capsys):
     assert run_cli(*args) == 2
@@ -97,3 +101,15 @@ def test_workdir_without_generator(tmp_path, capsys):
 def test_not_an_export(tmp_path, capsys):
     assert run_cli(f"--generator={tmp_path}", f"--output={tmp_path}") == 2
     assert "is not an exported generator" in capsys.readouterr().err
+
+
+def test_the_command_line_is_one_call_of_the_library(tmp_path):
+    results, output = evaluator.evaluate(fake_split="test", output=str(tmp_path),
+                                         num_samples=40, num_real=40, kid_subsets=2,
+                                         tsne_points=0)
+    assert output == str(tmp_path) and results["source"] == "--fake_split=test"
+    assert results["num_fake"] == 40 and results["dataset"] == "mnist_sample"
+    assert (tmp_path / "report.md").exists() and not (tmp_path / "eval_tsne.png").exists()
+    with pytest.raises(evaluator.UsageError, match="pass exactly one of"):
+        evaluator.evaluate(output=str(tmp_path))
+

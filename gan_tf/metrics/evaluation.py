@@ -11,6 +11,7 @@ import time
 from absl import logging
 import numpy as np
 
+from gan_tf import data
 from gan_tf.metrics import distances
 
 # Evaluate this many samples unless told otherwise: FID is biased at small N, so
@@ -36,8 +37,6 @@ def real_images(dataset, split="train", num_images=DEFAULT_NUM_SAMPLES, data_dir
     Raises:
         ValueError, gan_tf.data.DatasetUnavailableError: see `gan_tf.data.load`.
     """
-    from gan_tf import data
-
     try:
         ds = data.load(dataset, split=split, batch_size=1000, data_dir=data_dir,
                        shuffle=True, seed=seed, with_labels=True, drop_remainder=False,

@@ -10,7 +10,7 @@ One class per role, sized by `image_shape`: the generator starts at s x s (s = 7
               -> 32x32x64 -> 64x64x3 (tutorial 001's channels)
 
 The defaults are the DCGAN recipe (BatchNorm + ReLU in G, N(0, 0.02) init). The
-arguments rebuild the tutorials' own stacks (`configs.py`): tutorial 001's dense
+arguments rebuild the tutorials' own stacks (`configs/tutorials.py`): tutorial 001's dense
 stack before the reshape (`dense_units`, `dense_activations`) and tanh after every
 layer without BatchNorm; its discriminator's explicit channels and strides
 (512 stride 1, 256, 128, 64, 1 stride 2) and the average of its last 1-channel map

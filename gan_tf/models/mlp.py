@@ -8,8 +8,8 @@ Tutorial 004 (TF1):      G 100-128 (ReLU)-784, sigmoid output on [0, 1] pixels; 
 784-128, Dropout(0.3) then leaky ReLU (0.2), then 1 logit; Glorot init.
 
 The constructor defaults are the library's MLP recipe (LeakyReLU 0.2, N(0, 0.02)
-init, Keras BatchNorm); `configs.py` passes each tutorial's own values. Conventions
-kept by every option (docs/fidelity.md):
+init, Keras BatchNorm); `configs/tutorials.py` passes each tutorial's own values.
+Conventions kept by every option (docs/fidelity.md):
 - D returns a logit; its sigmoid moves into the loss (binary cross-entropy from
   logits), which computes the same value without overflow.
 - Images are in [-1, 1]. A sigmoid generator (tutorial 004) emits 2 sigmoid(a) - 1,
