@@ -1,6 +1,6 @@
 """Measures a trained CycleGAN workdir (python -m gan_tf.train --config=cyclegan ...).
 
-    python benchmarks/cyclegan_quality.py WORKDIR [PICTURE.png]
+    python -m benchmarks.cyclegan_quality WORKDIR [PICTURE.png]
 
 Restores the last checkpoint and translates the test split of both datasets
 (mnist_sample's 997 test digits; 997 images of B's test split):
@@ -41,7 +41,8 @@ def _test_images(config):
 def main(workdir, picture=None):
     config = workdir_lib.read_config_file(os.path.join(workdir, "config.json"))
     model = tasks.build_model(config)
-    state = checkpoint.CheckpointManager(os.path.join(workdir, "checkpoints")).restore(model)
+    checkpoints = checkpoint.CheckpointManager(os.path.join(workdir, "checkpoints"))
+    state = checkpoints.restore(model)
     images_a, images_b = _test_images(config)
     fake_b = model.translate(images_a, "a2b")
     fake_a = model.translate(images_b, "b2a")

@@ -1,9 +1,9 @@
 """The default preset's ablation: each choice against its alternatives, at an equal
 CPU-time budget, scored like benchmarks/quality_per_minute.py.
 
-    python benchmarks/default_ablation.py                        # every variant, 2 seeds
-    python benchmarks/default_ablation.py --variants=default,no_ema --seeds=0,1,2
-    python benchmarks/default_ablation.py --variants=default \
+    python -m benchmarks.default_ablation                        # every variant, 2 seeds
+    python -m benchmarks.default_ablation --variants=default,no_ema --seeds=0,1,2
+    python -m benchmarks.default_ablation --variants=default \
         --extra='wide={"model.generator": {"base_channels": 48}}'
 
 A variant is the `default` preset with some config fields replaced (VARIANTS, or
@@ -24,10 +24,10 @@ import statistics
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
+from benchmarks import quality_per_minute as qpm
+from benchmarks import records
 
-import quality_per_minute as qpm  # noqa: E402
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 # The default preset before this benchmark's tuning (base 32, Adam 5e-4, batch 64,
 # dropout 0.3 in D, no EMA, no augmentation), pinned field by field.
@@ -131,12 +131,9 @@ def main(argv=None):
             print(f"{name} seed {seed}: {json.dumps(rows[-1])} ({time.time() - start:.0f} s "
                   "wall)", flush=True)
             if args.json:
-                with open(args.json, "a") as f:
-                    for row in rows[-len(args.snapshots):]:
-                        f.write(json.dumps({"benchmark": "default_ablation",
-                                            "dataset": args.dataset,
-                                            "time": time.strftime("%Y-%m-%d %H:%M"),
-                                            "cores": args.cores, **row}) + "\n")
+                for row in rows[-len(args.snapshots):]:
+                    records.append(args.json, "default_ablation", {
+                        "dataset": args.dataset, "cores": args.cores, **row})
     print(summarise(rows))
     return rows
 

@@ -1,9 +1,9 @@
 """DCGAN-64 training speed on the accelerator at hand: img/s and GFLOP/s of `GAN.fit`
 for every precision, XLA off and on.
 
-    python benchmarks/gpu_dcgan64.py                        # a GPU day: the full grid
-    python benchmarks/gpu_dcgan64.py --batch_size=256 --json=benchmarks/gpu_dcgan64.json
-    python benchmarks/gpu_dcgan64.py --steps=1 --repeats=1 --batch_size=4   # CPU check
+    python -m benchmarks.gpu_dcgan64                        # a GPU day: the full grid
+    python -m benchmarks.gpu_dcgan64 --batch_size=256 --json=benchmarks/gpu_dcgan64.json
+    python -m benchmarks.gpu_dcgan64 --steps=1 --repeats=1 --batch_size=4   # CPU check
 
 The model is the `dcgan_celeba64` preset's (the DCGAN recipe at 64x64x3 with tutorial
 001's channels, batch 128 unless --batch_size), trained by `GAN.fit` on random
@@ -21,11 +21,12 @@ table and the others go on.
 """
 
 import argparse
-import json
 import os
 import statistics
 import sys
 import time
+
+from benchmarks import records
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 
@@ -115,13 +116,7 @@ def main(argv=None):
             sys.stdout.flush()
             rows.append(row)
     if args.json:
-        found = []
-        if os.path.exists(args.json):
-            with open(args.json) as f:
-                found = json.load(f)
-        found.append({"benchmark": "gpu_dcgan64", "devices": devices, "results": rows})
-        with open(args.json, "w") as f:
-            json.dump(found, f, indent=1)
+        records.append(args.json, "gpu_dcgan64", {"devices": devices, "results": rows})
     return rows
 
 

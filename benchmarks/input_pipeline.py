@@ -1,8 +1,8 @@
 """Input pipeline speed and memory per source, next to the training step's speed.
 
-    python benchmarks/input_pipeline.py                      # every source available
-    python benchmarks/input_pipeline.py --sources=mnist_sample,celeb_a --batches=40
-    python benchmarks/input_pipeline.py --json=benchmarks/results.json
+    python -m benchmarks.input_pipeline                      # every source available
+    python -m benchmarks.input_pipeline --sources=mnist_sample,celeb_a --batches=40
+    python -m benchmarks.input_pipeline --json=benchmarks/results.json
 
 For each source: images/s of `data.load(..., batch_size=256)` (the first pass, which
 decodes and, for small data, fills the cache, and a later pass), the peak resident
@@ -22,7 +22,6 @@ The table is printed and appended, with the machine, to --json.
 """
 
 import argparse
-import datetime
 import json
 import os
 import platform
@@ -31,6 +30,10 @@ import subprocess
 import sys
 import tempfile
 import time
+
+from benchmarks import records
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 DEBIAN_FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
 # source -> (load kwargs, preset whose train step is timed)
@@ -179,14 +182,15 @@ def _child(args):
 
 
 def _run_child(kind, source, args, shape=None):
-    command = [sys.executable, __file__, f"--child={kind}", f"--sources={source}",
-               f"--work={args.work}", f"--batch_size={args.batch_size}",
+    command = [sys.executable, "-m", "benchmarks.input_pipeline", f"--child={kind}",
+               f"--sources={source}", f"--work={os.path.abspath(args.work)}",
+               f"--batch_size={args.batch_size}",
                f"--batches={args.batches}", f"--train_steps={args.train_steps}",
                f"--num_images={args.num_images}"]
     if shape:
         command.append(f"--shape={json.dumps(shape)}")
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    out = subprocess.run(command, capture_output=True, text=True, env=env)
+    out = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT)
     if out.returncode:
         raise RuntimeError(f"{kind} {source} failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -230,15 +234,8 @@ def main():
               f"{r['peak_rss_mib']:>14.0f}{r['baseline_rss_mib']:>11.0f}  "
               f"{r['train_images_per_s']:.0f} ({r['preset']})")
     if args.json:
-        previous = []
-        if os.path.exists(args.json):
-            with open(args.json) as f:
-                previous = json.load(f)
-        previous.append({"date": datetime.datetime.now().isoformat(timespec="seconds"),
-                         "cpu_count": os.cpu_count(), "batch_size": args.batch_size,
-                         "results": rows})
-        with open(args.json, "w") as f:
-            json.dump(previous, f, indent=1)
+        records.append(args.json, "input_pipeline", {
+            "cpu_count": os.cpu_count(), "batch_size": args.batch_size, "results": rows})
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """An independent judge for the quality benchmark: a classifier gan_tf never sees.
 
-    python benchmarks/judge.py                                 # both judges
-    python benchmarks/judge.py --datasets=mnist_sample --folds=5
+    python -m benchmarks.judge                                 # both judges
+    python -m benchmarks.judge --datasets=mnist_sample --folds=5
 
 FID in the package's own classifier features (gan_tf.metrics.ClassifierExtractor) is
 one view; a sceptic wants a second one that shares nothing with the package. This
@@ -120,7 +120,7 @@ class Judge:
         weights, metadata = paths(dataset)
         if not os.path.exists(weights):
             raise FileNotFoundError(f"judge weights {weights} are missing; train them with "
-                                    f"python benchmarks/judge.py --datasets={dataset}")
+                                    f"python -m benchmarks.judge --datasets={dataset}")
         with open(metadata) as f:
             self.metadata = json.load(f)
         model = build_judge()
@@ -195,7 +195,7 @@ def make(dataset, folds, epochs=None):
     features_model = keras.Model(model.input, model.get_layer("features").output)
     seen = features_model.predict(images, batch_size=1000, verbose=0).astype(np.float64)
     metadata["feature_scale"] = float(1.0 / np.sqrt(np.mean(np.square(seen))))
-    metadata["command"] = " ".join(["python benchmarks/judge.py", f"--datasets={dataset}",
+    metadata["command"] = " ".join(["python -m benchmarks.judge", f"--datasets={dataset}",
                                     f"--folds={folds}"]
                                    + ([f"--epochs={epochs}"] if epochs else []))
     weights, metadata_path = paths(dataset)

@@ -1,7 +1,7 @@
 """The machine's measured matrix-multiply throughput (GFLOP/s), float32 and bfloat16.
 
-    python benchmarks/matmul.py                       # n = 1024, 2 threads
-    python benchmarks/matmul.py --sizes=512,1024,2048 --threads=2
+    python -m benchmarks.matmul                       # n = 1024, 2 threads
+    python -m benchmarks.matmul --sizes=512,1024,2048 --threads=2
 
 A training step cannot run faster than its matrix work at this rate, so
 `benchmarks/train_step.py` divides each model's FLOPs per image by it to show how
@@ -12,7 +12,6 @@ The table is printed and appended, with the machine, to --json.
 """
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -20,6 +19,7 @@ import subprocess
 import sys
 import time
 
+from benchmarks import records
 from gan_tf import precision
 
 
@@ -104,23 +104,9 @@ def main(argv=None):
     for row in rows:
         print(f"| {row['n']} | {row['dtype']} | {row['gflops']:.1f} |")
     if args.json:
-        _append_json(args.json, {"benchmark": "matmul", "machine": info,
-                                 "threads": args.threads, "results": rows})
+        records.append(args.json, "matmul", {"machine": info, "threads": args.threads,
+                                             "results": rows})
     return rows
-
-
-def _append_json(path, record):
-    import datetime
-
-    record = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(
-        timespec="seconds"), **record}
-    records = []
-    if os.path.exists(path):
-        with open(path) as f:
-            records = json.load(f)
-    records.append(record)
-    with open(path, "w") as f:
-        json.dump(records, f, indent=1)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Measures what docs/evaluation.md reports: FID against the number of samples, and
 how long each metric takes on 10,000 MNIST-size images.
 
-    python benchmarks/metrics_speed.py --generator=runs/default/generator \
+    python -m benchmarks.metrics_speed --generator=runs/default/generator \
         --plot=docs/evaluation_fid_vs_samples.png
 
 Prints markdown tables (docs/evaluation.md has the figures of a run):

@@ -1,7 +1,7 @@
 """Quality per compute: FID reached by each training recipe after fixed CPU budgets.
 
-    python benchmarks/quality_per_compute.py                       # 3 and 10 minutes on 2 cores
-    python benchmarks/quality_per_compute.py --budgets=1,3 --recipes=default,tutorial_002
+    python -m benchmarks.quality_per_compute              # 3 and 10 minutes on 2 cores
+    python -m benchmarks.quality_per_compute --budgets=1,3 --recipes=default,tutorial_002
 
 Each recipe trains on the same data (`mnist_sample`, the 9,003 bundled MNIST training
 digits) until its process has used `budget x cores` CPU-seconds, then 10,000 samples
@@ -30,7 +30,7 @@ import time
 from absl import app
 from absl import flags
 
-import gan_tf.train  # noqa: F401 (defines the CLI flags first: names must not clash)
+from benchmarks import records
 
 flags.DEFINE_list("budgets", ["3", "10"], "Minutes of all cores' CPU time, ascending.")
 flags.DEFINE_list("recipes", ["default", "tutorial_002", "tf_dcgan"], "Recipes to train.")
@@ -142,12 +142,9 @@ def main(argv):
         print(f"{name:14s} " + " ".join(f"{r['fid']:14.2f}" for r in mine)
               + f"   {mine[-1]['images']:,}")
     if FLAGS.output:
-        record = {"benchmark": "quality_per_compute", "time": time.strftime("%Y-%m-%d %H:%M"),
-                  "machine": platform.processor() or platform.machine(),
-                  "cores": FLAGS.cores, "budgets_min": budgets, "argv": sys.argv[1:],
-                  "rows": rows}
-        with open(FLAGS.output, "a") as f:
-            f.write(json.dumps(record) + "\n")
+        records.append(FLAGS.output, "quality_per_compute", {
+            "machine": platform.processor() or platform.machine(), "cores": FLAGS.cores,
+            "budgets_min": budgets, "argv": sys.argv[1:], "rows": rows})
 
 
 if __name__ == "__main__":

@@ -1,10 +1,10 @@
 """Quality per minute: gan_tf's default recipe against the tutorials' recipes, at equal
 training time, judged in two feature spaces.
 
-    python benchmarks/quality_per_minute.py                     # the whole table (~2 h 20)
-    python benchmarks/quality_per_minute.py --datasets=mnist_sample --minutes=0.5,1 \
+    python -m benchmarks.quality_per_minute                     # the whole table (~2 h 20)
+    python -m benchmarks.quality_per_minute --datasets=mnist_sample --minutes=0.5,1 \
         --out=/tmp/qpm --json= --plot=                          # a short check
-    python benchmarks/quality_per_minute.py --report_since='2026-12-03 15:00'
+    python -m benchmarks.quality_per_minute --report_since='2026-12-03 15:00'
                                           # table + plot of the runs recorded since then
 
 Recipes, each trained in a fresh process:
@@ -50,12 +50,12 @@ import subprocess
 import sys
 import time
 
+from benchmarks import judge
+from benchmarks import records
+from benchmarks import tutorial_loops
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-sys.path.insert(0, HERE)
-
-import judge  # noqa: E402
-import tutorial_loops  # noqa: E402
 
 NUM_SAMPLES = 5000
 SAMPLE_SEED = 1
@@ -153,7 +153,8 @@ def preset_worker(preset, overrides, dataset, budgets_s, clock_kind, out, seed=0
 
 def cli_run(dataset, minutes, out, extra_flags=()):
     """`python -m gan_tf.train --train_minutes=N` in a fresh process; samples its export."""
-    from gan_tf import export
+    from gan_tf import checkpoint, export
+    from gan_tf import workdir as workdir_lib
     from gan_tf.metrics import evaluation
 
     workdir = os.path.join(out, f"default_{minutes:g}min")
@@ -167,10 +168,9 @@ def cli_run(dataset, minutes, out, extra_flags=()):
     serve, metadata = export.load_generator(os.path.join(workdir, "generator"))
     images = evaluation.generator_images(serve, NUM_SAMPLES, metadata["latent_dim"],
                                          metadata["latent_distribution"], seed=SAMPLE_SEED)
-    with open(os.path.join(workdir, "history.json")) as f:
-        epochs = len(json.load(f).get("epoch", []))
-    with open(os.path.join(workdir, "config.json")) as f:
-        batch = json.load(f)["data"]["batch_size"]
+    epochs = len(checkpoint.read_history(os.path.join(workdir, "history.json"))
+                 .get("epoch", []))
+    batch = workdir_lib.read_config_file(os.path.join(workdir, "config.json")).data.batch_size
     steps = _steps_from_log(workdir + ".log", batch)
     stats = {"budget_s": 60.0 * minutes, "clock": "wall", "process_wall_s": round(wall, 1),
              "epochs": epochs, "images": steps, "command": " ".join(command[1:])}
@@ -189,7 +189,8 @@ def _steps_from_log(path, batch):
 
 def spawn_worker(args):
     """Runs this script as a worker with `args`; raises if it fails."""
-    subprocess.run([sys.executable, os.path.abspath(__file__), *args], check=True, cwd=ROOT)
+    subprocess.run([sys.executable, "-m", "benchmarks.quality_per_minute", *args],
+                   check=True, cwd=ROOT)
 
 
 # -- Scoring -------------------------------------------------------------------------
@@ -302,12 +303,11 @@ def report(args):
     """The table and plot of the rows in args.json recorded since args.report_since
     (and until args.report_until, when given)."""
     rows = {}
-    with open(args.json) as f:
-        for record in map(json.loads, f):
-            if (record["clock"] == args.clock and record["time"] >= args.report_since
-                    and (not args.report_until or record["time"] <= args.report_until)):
-                rows.update({(r["dataset"], r["recipe"], r["minutes"]): r
-                             for r in record["rows"]})
+    for record in records.read(args.json, "quality_per_minute"):
+        if (record["clock"] == args.clock and record["date"] >= args.report_since
+                and (not args.report_until or record["date"] <= args.report_until)):
+            rows.update({(r["dataset"], r["recipe"], r["minutes"]): r
+                         for r in record["rows"]})
     if not rows:
         sys.exit(f"no {args.clock}-clock records in {args.json} since {args.report_since}")
     ordered = [rows[key] for key in sorted(rows, key=lambda k: (
@@ -386,12 +386,9 @@ def main(argv=None):
                 print(json.dumps(rows[-1]), flush=True)
     print_table(rows)
     if args.json:
-        record = {"benchmark": "quality_per_minute", "time": time.strftime("%Y-%m-%d %H:%M"),
-                  "machine": platform.processor() or platform.machine(),
-                  "cores": os.cpu_count(), "clock": args.clock, "argv": argv or sys.argv[1:],
-                  "rows": rows}
-        with open(args.json, "a") as f:
-            f.write(json.dumps(record) + "\n")
+        records.append(args.json, "quality_per_minute", {
+            "machine": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+            "clock": args.clock, "argv": argv or sys.argv[1:], "rows": rows})
     if args.plot:
         plot(rows, args.plot)
     return rows

@@ -1,7 +1,7 @@
 """How training cost grows with batch size and resolution, and peak memory of a run.
 
-    python benchmarks/scaling.py                           # all three tables
-    python benchmarks/scaling.py --tables=batch --steps=20
+    python -m benchmarks.scaling                           # all three tables
+    python -m benchmarks.scaling --tables=batch --steps=20
 
 Tables:
 
@@ -29,6 +29,8 @@ import time
 
 from absl import app
 from absl import flags
+
+from benchmarks import records
 
 flags.DEFINE_list("tables", ["batch", "resolution", "memory"], "Which tables to make.")
 flags.DEFINE_list("batch_sizes", ["32", "64", "128", "256", "512", "1024"], "Batch sizes.")
@@ -129,9 +131,8 @@ def main(argv):
     unknown = set(FLAGS.tables) - {"batch", "resolution", "memory"}
     if unknown:
         raise app.UsageError(f"unknown --tables {sorted(unknown)}; choose batch, resolution, memory")
-    record = {"benchmark": "scaling", "time": time.strftime("%Y-%m-%d %H:%M"),
-              "machine": platform.processor() or platform.machine(), "cores": os.cpu_count(),
-              "argv": sys.argv[1:]}
+    record = {"machine": platform.processor() or platform.machine(),
+              "cores": os.cpu_count(), "argv": sys.argv[1:]}
     if "batch" in FLAGS.tables:
         record["batch"] = batch_table()
     if "resolution" in FLAGS.tables:
@@ -140,8 +141,7 @@ def main(argv):
         record["memory"] = memory_table()
     print(f"(this process: peak {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB)")
     if FLAGS.output:
-        with open(FLAGS.output, "a") as f:
-            f.write(json.dumps(record) + "\n")
+        records.append(FLAGS.output, "scaling", record)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Truncation and style-mixing pictures of a trained `stylegan` workdir.
 
     python -m gan_tf.train --config=stylegan --workdir=/tmp/sg --epochs=3
-    python benchmarks/stylegan_pictures.py /tmp/sg docs/images
+    python -m benchmarks.stylegan_pictures /tmp/sg docs/images
 
 restores the workdir's last checkpoint and writes OUT/stylegan_truncation.png (rows:
 latents, columns: psi = 1, 0.7, 0.5, 0.2, 0), OUT/stylegan_mixing_coarse.png and

@@ -1,13 +1,13 @@
-"""Tutorial 002's MLP GAN: its own PyTorch code against the `tutorial_002` preset.
+"""Tutorial 002's MLP GAN in its own PyTorch code: the `torch` loop that
+benchmarks/train_step.py times against the `tutorial_002` preset (group `mlp`):
 
-    python benchmarks/torch_mlp.py --torch_path=/tmp/torchlib   # 5 x 192 steps, 2 threads
-    python benchmarks/torch_mlp.py --steps=128 --repeats=3 --json=benchmarks/train_step.json
+    python -m benchmarks.train_step --groups=mlp --loops=torch,t002_preset \
+        --torch_path=/tmp/torchlib                  # 5 x 192 steps, 2 threads
 
-PyTorch is needed for the torch loop only (CPU build: `pip install torch`, or a folder
+PyTorch is needed for this loop only (CPU build: `pip install torch`, or a folder
 given by --torch_path, put on that worker's PYTHONPATH alone); it is never a dependency
-of gan_tf. Without it the script prints a skip line and exits 0. The loops run as in
-benchmarks/train_step.py (group `mlp`, one worker process per loop, alternating timed
-repeats); this script runs that group's `t002_preset` and `torch` loops.
+of gan_tf, and train_step.py skips the loop (saying so) when it cannot be imported.
+This module imports neither TensorFlow nor gan_tf: the torch worker runs without them.
 
 torch        tutorial 002's code as written (docs/fidelity.md): G 100-256-512-1024-784
              (Linear -> LeakyReLU -> BatchNorm1d, tanh), D 784-512-256-1 (Linear ->
@@ -20,18 +20,11 @@ torch        tutorial 002's code as written (docs/fidelity.md): G 100-256-512-10
              100))` is drawn at the start of each step (the tutorial uses it undefined),
              and `save_sample_images`, indented into the batch loop (a matplotlib figure
              per batch), is left out.
-t002_preset  the same pair and recipe as gan_tf's `tutorial_002` preset at its default
-             settings (float32, steps_per_execution "auto") through `GAN.fit`: the same
-             maths, one generator forward per step (3 F_G + 8 F_D FLOPs per image).
 """
 
-import argparse
-import importlib.util
 import os
-import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
 
 
 def _mnist_images():
@@ -113,33 +106,3 @@ def torch_runner(batch_size, threads):
             print("[Batch %d] [D loss: %f] [G loss: %f]" % (i + 1, d_loss.item(),
                                                            g_loss.item()), file=log)
     return run
-
-
-def torch_available():
-    return importlib.util.find_spec("torch") is not None
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=192, help="timed steps per repeat")
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--torch_path", default=None,
-                        help="a folder with PyTorch, for the torch worker only")
-    parser.add_argument("--json", default=None, help="append the results to this file")
-    args = parser.parse_args(argv)
-    import train_step
-
-    if not (torch_available() or train_step.torch_importable(args.torch_path)):
-        print("skipped: PyTorch is not installed (pip install torch to compare with "
-              "tutorial 002's own code)")
-        return None
-    return train_step.main(["--groups=mlp", "--loops=torch,t002_preset",
-                            f"--steps={args.steps}", f"--repeats={args.repeats}",
-                            f"--threads={args.threads}"]
-                           + ([f"--torch_path={args.torch_path}"] if args.torch_path else [])
-                           + ([f"--json={args.json}"] if args.json else []))
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])

@@ -1,9 +1,11 @@
 """Training speed of gan_tf against what users would otherwise run, one process per loop.
 
-    python benchmarks/train_step.py                              # both groups
-    python benchmarks/train_step.py --groups=dcgan28 --steps=12 --repeats=5
-    python benchmarks/train_step.py --groups=mlp --torch_path=/tmp/torchlib
-    python benchmarks/train_step.py --presets=all --json=benchmarks/train_step.json
+    python -m benchmarks.train_step                              # both groups
+    python -m benchmarks.train_step --groups=dcgan28 --steps=12 --repeats=5
+    python -m benchmarks.train_step --groups=mlp --torch_path=/tmp/torchlib
+    python -m benchmarks.train_step --groups=mlp --loops=torch,t002_preset --steps=128 \
+        --repeats=3 --json=benchmarks/train_step.json       # against PyTorch
+    python -m benchmarks.train_step --presets=all --json=benchmarks/train_step.json
 
 Group `dcgan28`: the TensorFlow DCGAN tutorial (tensorflow.org/tutorials/generative/
 dcgan), its pair (gan_tf's `tutorial_003` models), 28x28x1, batch 256, Adam(1e-4),
@@ -59,8 +61,12 @@ import subprocess
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchmarks import records
+
+# The workers import their framework themselves (the torch worker no TensorFlow, so
+# neither gan_tf nor benchmarks.matmul): those imports are inside the functions.
 HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
 GROUPS = {"dcgan28": ("tf_tutorial", "gan_fit", "gan_fit_auto"),
           "mlp": ("t002_plain", "t002_preset", "torch")}
 REPLY = "@@"  # starts the workers' answers on stdout
@@ -146,7 +152,7 @@ def python_loop_runner(step, dataset, last):
 def tutorial_runner(recipe, generator, discriminator, dataset):
     """A tutorial's own step and `for` loop (benchmarks/tutorial_loops.py, recipe
     "tf_dcgan" or "tutorial_002") training these models."""
-    import tutorial_loops
+    from benchmarks import tutorial_loops
 
     loop = tutorial_loops.Loop(recipe, models=(generator, discriminator))
     return python_loop_runner(loop.train_step, dataset, loop.g_opt.iterations)
@@ -156,7 +162,7 @@ def make_loop(name):
     """{run(steps), batch, flops_per_image, notes, model (fit loops)} of loop `name`."""
 
     if name == "torch":  # no TensorFlow in this process: FLOPs from the t002 loops
-        import torch_mlp
+        from benchmarks import torch_mlp
 
         return {"run": torch_mlp.torch_runner(64, int(os.environ["BENCH_THREADS"])),
                 "batch": 64, "flops_per_image": None,
@@ -229,7 +235,7 @@ def example_spec(config, task, shape):
 def worker(name, threads):
     """Serves timing requests on stdin: a step count per line, answers the seconds."""
     if name != "torch":  # matmul imports TensorFlow
-        import matmul
+        from benchmarks import matmul
 
         matmul.set_threads(threads)
     os.environ["BENCH_THREADS"] = str(threads)
@@ -258,9 +264,9 @@ def start_worker(name, threads, torch_path=None):
            "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
     if name == "torch" and torch_path:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (env.get("PYTHONPATH"), torch_path) if p)
-    return subprocess.Popen([sys.executable, os.path.abspath(__file__), f"--worker={name}",
-                             f"--threads={threads}"], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True, env=env)
+    return subprocess.Popen([sys.executable, "-m", "benchmarks.train_step",
+                             f"--worker={name}", f"--threads={threads}"], cwd=ROOT,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
 
 
 def ask(process, steps):
@@ -269,7 +275,7 @@ def ask(process, steps):
     for line in process.stdout:  # other lines: what libraries print (tfds...)
         if line.startswith(REPLY):
             return line[len(REPLY):]
-    raise RuntimeError(f"a worker ({process.args[2]}) stopped; see its error above")
+    raise RuntimeError(f"a worker ({process.args[3]}) stopped; see its error above")
 
 
 def time_loops(names, steps, repeats, threads, torch_path=None, warmup_steps=None):
@@ -301,16 +307,15 @@ def time_loops(names, steps, repeats, threads, torch_path=None, warmup_steps=Non
 def matmul_peak():
     """(float32 GFLOP/s, n) of the newest matmul.json entry of a CPU with this machine's
     flags, or (None, None)."""
-    import matmul
+    from benchmarks import matmul
 
     flags = matmul.machine()["flags"]
     try:
-        with open(os.path.join(HERE, "matmul.json")) as f:
-            records = json.load(f)
+        found = records.read(os.path.join(HERE, "matmul.json"), "matmul")
     except (OSError, ValueError):
         return None, None
-    for record in reversed(records):
-        if record.get("benchmark") == "matmul" and record["machine"]["flags"] == flags:
+    for record in reversed(found):
+        if record["machine"]["flags"] == flags:
             best = max((r for r in record["results"] if r["dtype"] == "float32"),
                        key=lambda r: r["gflops"])
             return best["gflops"], best["n"]
@@ -350,7 +355,7 @@ def main(argv=None):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if args.worker:
         return worker(args.worker, args.threads)
-    import matmul
+    from benchmarks import matmul
 
     peak, peak_n = matmul_peak()
     info = matmul.machine()
@@ -372,9 +377,8 @@ def main(argv=None):
                         f"{args.steps or STEPS[group]} steps", rows, names[0], peak)
             results += [dict(row, group=group) for row in rows.values()]
     if args.json:
-        matmul._append_json(args.json, {"benchmark": "train_step", "machine": info,
-                                        "threads": args.threads, "matmul_peak": peak,
-                                        "results": results})
+        records.append(args.json, "train_step", {"machine": info, "threads": args.threads,
+                                                 "matmul_peak": peak, "results": results})
     return results
 
 

@@ -1,6 +1,6 @@
 """One picture of several variant runs: each run's last sample grid under its title.
 
-    python benchmarks/variant_figure.py OUT.png "default (FID 25.3)=/tmp/vq/default" ...
+    python -m benchmarks.variant_figure OUT.png "default (FID 25.3)=/tmp/vq/default" ...
 
 Each argument after OUT.png is TITLE=WORKDIR, where WORKDIR is an OUTPUT_DIR of
 benchmarks/variant_quality.py (its samples/epoch_NNNN.png, the last one is used).

@@ -1,9 +1,9 @@
 """Speed and quality of a GAN variant's preset, measured with the MNIST classifier.
 
-    python benchmarks/variant_quality.py PRESET EPOCHS [OUTPUT_DIR] [FIELD=VALUE ...]
-    python benchmarks/variant_quality.py wgan_gp 10
-    python benchmarks/variant_quality.py default 10 /tmp/ema model.ema_decay=0.999
-    python benchmarks/variant_quality.py infogan 25 /tmp/infogan train.g_lr=1e-3
+    python -m benchmarks.variant_quality PRESET EPOCHS [OUTPUT_DIR] [FIELD=VALUE ...]
+    python -m benchmarks.variant_quality wgan_gp 10
+    python -m benchmarks.variant_quality default 10 /tmp/ema model.ema_decay=0.999
+    python -m benchmarks.variant_quality infogan 25 /tmp/infogan train.g_lr=1e-3
 
 Trains the preset of that name (`--config=PRESET` of the CLI) with `GAN.fit` for the
 given epochs on its data (the latent GAN presets train on mnist_sample, the 9,003
@@ -35,6 +35,7 @@ import keras
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from benchmarks import records
 from gan_tf import callbacks, configs, data, metrics, precision, tasks, viz
 from gan_tf.metrics import evaluation
 
@@ -99,9 +100,7 @@ def main(argv):
         result = extractor.extract(gan.generate(10_000, seed=1))
     row["fid"] = round(float(metrics.frechet_distance(real_features, result.features)), 2)
     print(json.dumps(row))
-    with open(RESULTS, "a") as f:
-        f.write(json.dumps({"benchmark": "variant_quality",
-                            "time": time.strftime("%Y-%m-%d %H:%M"), **row}) + "\n")
+    records.append(RESULTS, "variant_quality", row)
     return row
 
 

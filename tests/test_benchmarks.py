@@ -4,19 +4,22 @@ The benchmarks themselves run on demand (docs/performance.md); these tests run t
 with tiny settings only.
 """
 
+import ast
 import json
-import os
-import sys
+import pathlib
+import re
 
+import numpy as np
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))), "benchmarks"))
-
-import gpu_dcgan64  # noqa: E402
-import matmul  # noqa: E402
-import torch_mlp  # noqa: E402
-import train_step  # noqa: E402
+from benchmarks import default_ablation
+from benchmarks import gpu_dcgan64
+from benchmarks import matmul
+from benchmarks import quality_per_minute
+from benchmarks import records
+from benchmarks import torch_mlp
+from benchmarks import train_step
+from benchmarks import tutorial_loops
 
 
 def test_matmul_measures_and_appends_json(tmp_path, capsys):
@@ -25,14 +28,15 @@ def test_matmul_measures_and_appends_json(tmp_path, capsys):
                         "--repeats=1", "--threads=0", f"--json={path}"])
     assert rows[0]["n"] == 64 and rows[0]["gflops"] > 0
     assert "GFLOP/s" in capsys.readouterr().out
-    with open(path) as f:
-        assert json.load(f)[0]["benchmark"] == "matmul"
+    (record,) = records.read(path)
+    assert record["benchmark"] == "matmul" and record["results"] == rows
 
 
-def test_train_step_benchmark_runs_its_loops_in_workers(tmp_path, capsys):
+def test_train_step_benchmark_runs_its_loops_in_workers(tmp_path, capsys, monkeypatch):
     path = str(tmp_path / "bench.json")
-    rows = train_step.main(["--groups=mlp", "--loops=t002_plain,t002_preset", "--steps=2",
-                            "--repeats=1", "--threads=0", f"--json={path}"])
+    monkeypatch.setattr(train_step, "torch_importable", lambda torch_path: False)
+    rows = train_step.main(["--groups=mlp", "--loops=t002_plain,t002_preset,torch",
+                            "--steps=2", "--repeats=1", "--threads=0", f"--json={path}"])
     assert [row["loop"] for row in rows] == ["t002_plain", "t002_preset"]
     assert all(row["images_per_s"] > 0 for row in rows)
     # tutorial 002's pair: 3 F_G + 8 F_D, F_G = 2 (100*256 + 256*512 + 512*1024 + 1024*784)
@@ -40,9 +44,11 @@ def test_train_step_benchmark_runs_its_loops_in_workers(tmp_path, capsys):
     f_d = 2 * (784 * 512 + 512 * 256 + 256)
     assert rows[1]["flops_per_image"] == 3 * f_g + 8 * f_d
     assert rows[1]["steps_per_execution"] == 2  # "auto": a divisor of the 2 steps
-    assert "| t002_preset | float32 | 2 |" in capsys.readouterr().out
-    with open(path) as f:
-        assert json.load(f)[0]["results"][0]["group"] == "mlp"
+    out = capsys.readouterr().out
+    assert "torch: skipped, PyTorch cannot be imported" in out
+    assert "| t002_preset | float32 | 2 |" in out
+    (record,) = records.read(path, "train_step")
+    assert record["results"][0]["group"] == "mlp" and record["date"]
 
 
 def test_train_step_benchmark_times_a_preset(capsys):
@@ -65,35 +71,22 @@ def test_gpu_dcgan64_benchmark_runs_on_the_cpu(capsys, tmp_path):
         ("mixed_float16", False), ("mixed_float16", True)]
     assert all(row["images_per_s"] > 0 and row["gflops_per_s"] > 0 for row in rows), rows
     assert "| mixed_float16 | on |" in out
-    with open(path) as f:
-        assert json.load(f)[0]["benchmark"] == "gpu_dcgan64"
-
-
-def test_torch_benchmark_prints_a_skip_line_without_torch(monkeypatch, capsys):
-    monkeypatch.setattr(torch_mlp, "torch_available", lambda: False)
-    assert torch_mlp.main(["--steps=2", "--repeats=1"]) is None
-    assert capsys.readouterr().out.startswith("skipped: PyTorch is not installed")
+    assert records.read(path)[0]["benchmark"] == "gpu_dcgan64"
 
 
 def test_torch_loop_of_tutorial_002_runs():
     pytest.importorskip("torch")
-    run = torch_mlp._torch_runner(batch_size=8, threads=1)
+    run = torch_mlp.torch_runner(batch_size=8, threads=1)
     run(2)
 
 
 @pytest.mark.slow
 def test_torch_benchmark_end_to_end(tmp_path):
     pytest.importorskip("torch")
-    rows = torch_mlp.main(["--steps=2", "--repeats=1", "--spe=1", "--threads=1",
-                           f"--json={tmp_path / 'bench.json'}"])
-    assert [row["loop"] for row in rows] == ["torch", "gan_tf spe=1"]
-
-
-import numpy as np  # noqa: E402
-
-import default_ablation  # noqa: E402
-import quality_per_minute  # noqa: E402
-import tutorial_loops  # noqa: E402
+    rows = train_step.main(["--groups=mlp", "--loops=torch,t002_preset", "--steps=2",
+                            "--repeats=1", "--threads=1",
+                            f"--json={tmp_path / 'bench.json'}"])
+    assert [row["loop"] for row in rows] == ["torch", "t002_preset"]
 
 
 @pytest.mark.parametrize("recipe", [
@@ -148,12 +141,13 @@ def test_quality_table_plot_and_ablation_summary(tmp_path, capsys):
 
 def test_quality_report_merges_the_records_since_a_time(tmp_path, capsys):
     path = tmp_path / "q.json"
-    records = [("2026-01-01 10:00", "wall", [_row("default", 5, 9.0)]),  # too old
+    written = [("2026-01-01 10:00", "wall", [_row("default", 5, 9.0)]),  # too old
                ("2026-01-02 10:00", "wall", [_row("tf_dcgan", 3, 60.0), _row("default", 5, 4.0)]),
                ("2026-01-02 11:00", "cpu", [_row("default", 3, 1.0)]),  # other clock
                ("2026-01-02 12:00", "wall", [_row("default", 5, 3.0), _row("default", 3, 5.0)])]
-    path.write_text("".join(json.dumps({"time": t, "clock": c, "rows": rows}) + "\n"
-                            for t, c, rows in records))
+    path.write_text("".join(json.dumps({"benchmark": "quality_per_minute", "date": t,
+                                        "clock": c, "rows": rows}) + "\n"
+                            for t, c, rows in written))
     rows = quality_per_minute.main([f"--json={path}", "--report_since=2026-01-02 00:00",
                                     f"--plot={tmp_path / 'plot.png'}"])
     # default first, by minutes; the later 5-minute row replaced the earlier one
@@ -166,3 +160,40 @@ def test_quality_report_merges_the_records_since_a_time(tmp_path, capsys):
         ("default", 5, 4.0), ("tf_dcgan", 3, 60.0)]
     with pytest.raises(SystemExit, match="no wall-clock records"):
         quality_per_minute.main([f"--json={path}", "--report_since=2027-01-01 00:00"])
+
+
+BENCHMARKS = pathlib.Path(records.__file__).parent
+
+
+def test_records_are_json_lines_with_one_date_key(tmp_path):
+    path = str(tmp_path / "bench.json")
+    records.append(path, "a", {"x": 1})
+    records.append(path, "b", {"x": 2})
+    assert [r["x"] for r in records.read(path)] == [1, 2]
+    assert records.read(path, "b")[0]["benchmark"] == "b"
+    assert records.read(str(tmp_path / "none.json")) == []
+    for path in sorted(BENCHMARKS.glob("*.json")):  # the records kept in the repository
+        found = records.read(str(path))
+        assert found, path
+        for record in found:
+            assert "time" not in record and record["benchmark"], path
+            assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", record["date"]), path
+
+
+def test_benchmarks_are_a_package_without_path_edits_or_import_cycles():
+    imports = {}
+    for path in sorted(BENCHMARKS.glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        assert not [n for n in ast.walk(tree) if isinstance(n, ast.Attribute)
+                    and n.attr == "path" and getattr(n.value, "id", None) == "sys"], path
+        imports[path.stem] = {alias.name for node in ast.walk(tree)
+                              if isinstance(node, ast.ImportFrom)
+                              and node.module == "benchmarks" for alias in node.names}
+
+    def reaches(start, target, seen=()):
+        return any(name == target or (name not in seen and reaches(
+            name, target, (*seen, name))) for name in imports.get(start, ()))
+
+    assert "train_step" in imports and "records" in imports["train_step"]
+    assert not [name for name in imports if reaches(name, name)]
+
