@@ -299,9 +299,12 @@ class AdversarialModel(keras.Model):
                 self._step_flops_of(data), steps_per_epoch, self.step_intervals)
         else:
             chosen = flops.largest_divisor(wanted, (steps_per_epoch,))
-        if distribute.is_multi_worker(self.distribute_strategy):
-            # Keras' loop of several steps per call fails under MultiWorkerMirroredStrategy
-            # (TF 2.21: "You must feed a value for placeholder ... while/cond").
+        strategy = self.distribute_strategy
+        if strategy.num_replicas_in_sync > 1 and not isinstance(
+                strategy, tf.distribute.TPUStrategy):
+            # Keras' loop of several steps per call fails under (MultiWorker)
+            # MirroredStrategy with more than one replica (TF 2.21: "You must feed a
+            # value for placeholder ... while/cond").
             chosen = 1
         if chosen != self.steps_per_execution:
             logging.info("steps_per_execution %s -> %d", wanted, chosen)
