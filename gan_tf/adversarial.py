@@ -7,8 +7,9 @@ translate. Everything else is here, once:
 - `compile(g_optimizer, d_optimizer, loss)`: two optimizers (wrapped in loss scaling
   under mixed_float16), an adversarial loss from `gan_tf.losses`, and one
   `keras.metrics.Mean` per logged value (`metrics`, reset by `fit` every epoch);
-- the training-step counter (`train_steps`) and the state of every random generator,
-  saved with the weights, so a restored model continues the same noise;
+- the training-step counter (`train_steps`), the state of every random generator and
+  a subclass's `extra_state` (CycleGAN's image pools), saved with the weights, so a
+  restored model continues exactly;
 - get_config / from_config of the networks, compile configs, optimizer slots built
   before a restore (`build_optimizers`);
 - `fit` that keeps one tf.data iterator per call and whole epochs with
@@ -32,6 +33,7 @@ from gan_tf import losses
 
 _STEPS_KEY = "train_steps"
 _RNG_STATES_KEY = "rng_states"  # every SeedGenerator of the model
+_EXTRA_STATE_PREFIX = "state_"  # + an `extra_state` name
 
 
 class _UntrackedVariable:
@@ -189,6 +191,12 @@ class AdversarialModel(keras.Model):
                 config[role], custom_objects=custom_objects)
         return cls(**config)
 
+    def extra_state(self):
+        """{name: tf.Variable} of training state that is neither a Keras weight nor a
+        random generator's state nor the step count (subclasses: CycleGAN's image
+        pools). It is saved with the weights and compared across workers."""
+        return {}
+
     @property
     def train_steps(self):
         """Training steps (batches) run so far, restored with the weights."""
@@ -202,6 +210,8 @@ class AdversarialModel(keras.Model):
         if states:
             store[_RNG_STATES_KEY] = np.stack([np.asarray(v.numpy()) for v in states])
         store[_STEPS_KEY] = np.asarray(self.train_steps, np.int64)
+        for name, variable in self.extra_state().items():
+            store[_EXTRA_STATE_PREFIX + name] = np.asarray(variable.numpy())
 
     def load_own_variables(self, store):
         keys = list(store.keys())
@@ -213,8 +223,18 @@ class AdversarialModel(keras.Model):
                     variable.assign(value.astype(variable.dtype))
         if _STEPS_KEY in keys:
             self._steps.variable.assign(int(np.asarray(store[_STEPS_KEY])))
+        # Extra state the file lacks stays as it is (a file from before it existed);
+        # extra state the model lacks (e.g. pools of a model compiled without) is left.
+        for name, variable in self.extra_state().items():
+            if _EXTRA_STATE_PREFIX + name in keys:
+                value = np.asarray(store[_EXTRA_STATE_PREFIX + name])
+                if value.shape != tuple(variable.shape):
+                    raise ValueError(f"{name} holds shape {value.shape} in the file and "
+                                     f"{tuple(variable.shape)} in the model")
+                variable.assign(value)
         own = (_RNG_STATES_KEY, _STEPS_KEY)
-        super().load_own_variables({k: store[k] for k in keys if k not in own})
+        super().load_own_variables({k: store[k] for k in keys if k not in own
+                                    and not k.startswith(_EXTRA_STATE_PREFIX)})
 
     # -- Training -----------------------------------------------------------------------
 

@@ -203,8 +203,10 @@ class SameStatistics(keras.callbacks.Callback):
 
 def state_digest(model):
     """A CRC-32 of everything training changes in `model` (an AdversarialModel): its
-    weights, random generators' states, step count and both optimizers' variables."""
-    variables = list(model.weights) + _keras_compat.random_states(model)
+    weights, random generators' states, extra state (CycleGAN's image pools), step
+    count and both optimizers' variables."""
+    variables = (list(model.weights) + _keras_compat.random_states(model)
+                 + list(model.extra_state().values()))
     for optimizer in (model.g_optimizer, model.d_optimizer):
         variables += list(optimizer.variables)
     digest = zlib.crc32(np.asarray(model.train_steps, np.int64).tobytes())

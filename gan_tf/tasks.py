@@ -245,7 +245,8 @@ class TranslationTask:
     Args:
         model: the config's `ModelConfig`.
         train: the config's `TrainConfig`; its `loss_kwargs` may hold the cycle and
-            identity weights (`configs.CYCLE_LOSS_KEYS`), which go to `CycleGAN.compile`.
+            identity weights and the pool size (`configs.CYCLE_LOSS_KEYS`), which go
+            to `CycleGAN.compile`.
     """
 
     translation = True
@@ -255,7 +256,7 @@ class TranslationTask:
     def __init__(self, model, train):
         self.model, self.train = model, train
         kwargs = dict(train.loss_kwargs)
-        self.weights = {key: kwargs.pop(key) for key in configs.CYCLE_LOSS_KEYS
+        self.options = {key: kwargs.pop(key) for key in configs.CYCLE_LOSS_KEYS
                         if key in kwargs}
         self._loss_kwargs = kwargs
 
@@ -279,8 +280,10 @@ class TranslationTask:
                              f"--dataset_b (data.name_b), e.g. mnist_sample_inverted")
         data.check_unpaired_name(config.data.name, "dataset (data.name)")
         data.check_unpaired_name(config.data.name_b, "second dataset (data.name_b)")
-        for key, value in self.weights.items():
-            if not value >= 0:
+        for key, value in self.options.items():
+            if key == "pool_size":
+                cyclegan.check_pool_size(value)
+            elif not value >= 0:
                 raise ValueError(f"{key} must be >= 0, got {value!r}")
         loss = self.loss
         if loss.regularizers or loss.code_dim or loss.d_steps != 1:
@@ -306,16 +309,18 @@ class TranslationTask:
 
     def build(self, shapes, intervals=()):
         """The compiled `CycleGAN`: `model.generator` and `.discriminator` are the
-        networks' keyword arguments, `train.loss` the adversarial loss; `intervals`:
-        the callbacks' step intervals (`step_intervals`)."""
+        networks' keyword arguments, `train.loss` the adversarial loss, and
+        `train.loss_kwargs` may hold `cycle_weight`, `identity_weight` and `pool_size`;
+        `intervals`: the callbacks' step intervals (`step_intervals`)."""
         model, train = self.model, self.train
         keras.utils.set_random_seed(train.seed)
         gan = cyclegan.build(shapes["image_shape"], shapes.get("image_shape_b"),
-                             generator=model.generator, discriminator=model.discriminator)
+                             generator=model.generator, discriminator=model.discriminator,
+                             seed=train.seed)
         gan.compile(g_optimizer=build_optimizer(train, train.g_lr),
                     d_optimizer=build_optimizer(train, train.d_lr), loss=self.loss,
                     jit_compile=train.jit_compile,
-                    steps_per_execution=train.steps_per_execution, **self.weights)
+                    steps_per_execution=train.steps_per_execution, **self.options)
         gan.step_intervals = tuple(intervals)
         return gan
 

@@ -168,8 +168,9 @@ history = gan.fit(dataset(images).repeat(), epochs=2, steps_per_epoch=2, verbose
 keras.utils.set_random_seed(0)
 with strategy.scope():
     translator = cyclegan.build((28, 28, 1), generator={"base_channels": 4, "num_res_blocks": 1},
-                                discriminator={"base_channels": 4})
-    translator.compile(keras.optimizers.Adam(2e-3), keras.optimizers.Adam(2e-3))
+                                discriminator={"base_channels": 4}, seed=0)
+    # Pools of 8: the first step's 16 fakes fill them and swap, gathered across workers.
+    translator.compile(keras.optimizers.Adam(2e-3), keras.optimizers.Adam(2e-3), pool_size=8)
 other = rng.uniform(-1, 1, (32, 28, 28, 1)).astype("float32")
 cycle = translator.fit(dataset(images[:32], other), epochs=1, verbose=0)
 arrays = {f"gan/{v.path}": v.numpy() for v in gan.weights + gan.g_optimizer.variables}
@@ -177,6 +178,7 @@ arrays = {f"gan/{v.path}": v.numpy() for v in gan.weights + gan.g_optimizer.vari
 probe = rng.uniform(-1, 1, (4, 28, 28, 1)).astype("float32")
 for name in ("g_ab", "g_ba", "d_a", "d_b"):
     arrays[f"cyclegan/{name}"] = getattr(translator, name)(probe, training=False).numpy()
+arrays.update({f"cyclegan/{k}": v.numpy() for k, v in translator.extra_state().items()})
 index = json.loads(os.environ["TF_CONFIG"])["task"]["index"] if multi else ""
 np.savez(f"{sys.argv[1]}{index}.npz", **arrays)
 logs = {k: v for k, v in {**history.history, **cycle.history}.items()}

@@ -26,8 +26,10 @@ stylegan and cyclegan, which train in float32.
                   networks) on the bundled digits.
     cyclegan      CycleGAN (003) between mnist_sample and its colour inversion
                   (data.name_b): ResNet generators (base 16, 3 blocks), PatchGAN
-                  discriminators, least squares + cycle 10 + identity 5, Adam 2e-4 / 0.5
-                  (the paper's), batch 16.
+                  discriminators, batch 16; the paper's recipe as its reference code
+                  runs it: least squares (the generator term MSE(D(G(x)), 1)) + cycle
+                  10 + identity 5, a pool of 50 earlier fakes per discriminator
+                  (train.loss_kwargs.pool_size, 0: none), Adam 2e-4 / 0.5.
     stylegan      a small StyleGAN2 (models.stylegan) at 28x28 on the bundled digits:
                   non-saturating loss + lazy R1 (gamma 0.01 every 16 D steps), Adam 2e-3
                   betas (0, 0.99), EMA of G (StyleGAN2-ADA's CIFAR-10 recipe, smaller).
@@ -174,8 +176,10 @@ def _stylegan():
 
 
 def _cyclegan():
-    # Zhu et al. 2017: least squares, lambda 10, identity 0.5 * lambda, Adam 2e-4 / 0.5;
-    # networks scaled from 256x256 (base 64, 9 blocks, 70x70 patches) to 28x28 digits.
+    # Zhu et al. 2017 and their reference code: least squares with the generator term
+    # MSE(D(G(x)), 1) (gan_tf.cyclegan), lambda 10, identity 0.5 * lambda, a history
+    # pool of 50 fakes per discriminator, Adam 2e-4 / 0.5; networks scaled from 256x256
+    # (base 64, 9 blocks, 70x70 patches) to 28x28 digits.
     # The grid's mode-collapse check samples latents, which CycleGAN has none of.
     networks = {"base_channels": 16}
     return Config(
@@ -186,7 +190,8 @@ def _cyclegan():
                           discriminator={**networks, "num_downsamples": 2}),
         train=TrainConfig(epochs=5, steps_per_epoch=100, g_lr=2e-4, d_lr=2e-4,
                           beta_1=0.5, loss="least_squares",
-                          loss_kwargs={"cycle_weight": 10.0, "identity_weight": 5.0}),
+                          loss_kwargs={"cycle_weight": 10.0, "identity_weight": 5.0,
+                                       "pool_size": 50}),
         callbacks=CallbacksConfig(collapse_every=0))
 
 

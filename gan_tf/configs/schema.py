@@ -39,7 +39,7 @@ LATENT_DISTRIBUTIONS = ("normal", "uniform")
 # Unreadable image files of a folder or CelebA (gan_tf.data).
 ON_BAD_IMAGE = ("fail", "skip")
 # train.loss_kwargs of an image-to-image family that go to CycleGAN.compile, not the loss
-CYCLE_LOSS_KEYS = ("cycle_weight", "identity_weight")
+CYCLE_LOSS_KEYS = ("cycle_weight", "identity_weight", "pool_size")
 
 
 def _field(default, help_text, flag=None, resumable=False, factory=None, **rule):
