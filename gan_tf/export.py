@@ -13,6 +13,7 @@ An export is a TensorFlow program: load only ones you trust (docs/reliability.md
 """
 
 import json
+import os
 
 import keras
 import tensorflow as tf
@@ -152,7 +153,9 @@ def load_generator(path):
     metadata = _read_metadata(metadata_path)
     if metadata.get("model") == "cyclegan":
         raise ExportError(f"{path} is a CycleGAN export (images -> images, no latents); "
-                          "measure it with python benchmarks/cyclegan_quality.py WORKDIR")
+                          "measure its workdir with python -m benchmarks.cyclegan_quality "
+                          f"{os.path.dirname(os.path.abspath(path))} (from the gan_tf "
+                          "repository's root)")
     try:
         model = tf.saved_model.load(path)
     except Exception as error:  # noqa: BLE001 - protobuf, checkpoint and OS errors

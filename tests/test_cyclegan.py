@@ -461,6 +461,16 @@ def test_train_and_evaluate(tmp_path):
         assert os.path.exists(os.path.join(workdir, name)), name
     with open(os.path.join(workdir, "history.json")) as f:
         assert len(json.load(f)["cycle_loss"]) == 2
+    # The export is not a latent generator; the command its error advises measures it.
+    with pytest.raises(export.ExportError, match="is a CycleGAN export") as error:
+        export.load_generator(os.path.join(workdir, "generator"))
+    command = str(error.value).split("measure its workdir with ")[1].split(" (from")[0]
+    assert command == f"python -m benchmarks.cyclegan_quality {os.path.abspath(workdir)}"
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    done = subprocess.run([sys.executable, *command.split()[1:]], cwd=root,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout)["mae_g_ab_vs_inverse"] >= 0
 
 
 @pytest.mark.slow
