@@ -87,6 +87,8 @@ class Run:
     dataset: Optional[tf.data.Dataset] = None
     state: Optional[checkpoint_lib.RunState] = None
     data_changed: bool = False
+    rerun: str = "the same command"  # what continues the run (after --resume_from,
+    # the command without it: with it, the run would go back to that checkpoint again)
 
     @property
     def checkpoints(self):
@@ -144,6 +146,7 @@ def train_and_evaluate(config, workdir, restart=False, verbose=1, extra_callback
         raise UsageError(f"--restart deletes the checkpoints that --resume_from="
                          f"{resume_from} names; pass one of them")
     with _monitor() as monitor:
+        seen = monitor.received
         run = setup(config, workdir)
         try:
             with _writer_lock(run):
@@ -152,8 +155,14 @@ def train_and_evaluate(config, workdir, restart=False, verbose=1, extra_callback
                     export(run)
                 elif _export_is_stale(run):  # a finished run: its export may be missing
                     export(run)
+                monitor.check(seen)  # a signal whose exception a __del__ dropped
         except workdir_lib.WorkdirError as error:
             raise UsageError(str(error)) from error
+        except fileio.NotWrittenError as error:
+            raise UsageError(f"{error.filename} is not gan_tf's (it did not write it "
+                             "there), and the run would replace it; move it out of "
+                             f"{run.workdir.path}, then run {run.rerun} again"
+                             ) from None
         except interrupt.Interrupted as interrupted:  # wherever it struck: what is saved
             raise _with_saved_step(run, interrupted) from None
         except (OSError, tf.errors.OpError) as error:
@@ -182,7 +191,7 @@ def _worker_lost_message(run, error):
     where = (f"the last checkpoint is {found[1]} (step {found[0].step})" if found
              else "no checkpoint was saved yet")
     return (f"another worker of the multi-worker run stopped ({reason}); {where}: start "
-            "every worker again with the same command to resume")
+            f"every worker again with {run.rerun} to resume")
 
 
 def _monitor():
@@ -259,8 +268,10 @@ def prepare(run, restart=False, resume_from=None, on_data_change="refuse"):
     """
     workdir, config = run.workdir, run.config
     try:
-        if restart:
-            workdir.restart()
+        if run.chief:
+            workdir.check_ownership()
+            if restart:
+                workdir.restart()
         previous = workdir.read_config()
     except workdir_lib.WorkdirError as error:
         raise UsageError(str(error)) from error
@@ -280,17 +291,18 @@ def prepare(run, restart=False, resume_from=None, on_data_change="refuse"):
 
 
 def _write_start(run, resume_from=None):
-    """The first writes, once everything is checked: the checkpoints newer than
-    --resume_from moved away, the marker (in a folder gan_tf made), config.json,
-    versions.json, and the history of the restored state."""
+    """The first writes, once everything is checked: the manifest (with this run's
+    TensorBoard files), the checkpoints newer than --resume_from moved away,
+    config.json, versions.json, and the history of the restored state."""
     workdir = run.workdir
+    workdir.record_event_files()
     if resume_from:
-        abandoned = run.manager.abandon_after(checkpoint_lib.name_of(resume_from))
+        abandoned, where = run.manager.abandon_after(checkpoint_lib.name_of(resume_from))
         if abandoned:
-            logging.info("resuming from %s: moved the newer %s to %s/abandoned",
-                         resume_from, ", ".join(abandoned), run.manager.directory)
-    if workdir.is_empty or workdir.holds_only_gan_tf_names:
-        workdir.mark()
+            logging.info("resuming from %s: moved the newer %s to %s", resume_from,
+                         ", ".join(abandoned), where)
+        # The branch is taken: the newest checkpoint continues it from now on.
+        run.rerun = run.manager.rerun = f"the command without --resume_from={resume_from}"
     workdir.write_config(run.config)
     checkpoint_lib.write_history(workdir / workdir_lib.HISTORY, run.state.history)
 
@@ -460,11 +472,24 @@ def train(run, monitor, verbose=1, extra_callbacks=None):
 
 
 def _with_saved_step(run, interrupted):
-    """`interrupted` with the last complete step saved and its checkpoint."""
+    """`interrupted` with the last complete step saved, its checkpoint and the command
+    that resumes."""
+    interrupted.rerun = run.rerun
     if interrupted.path is not None or run.checkpoints is None:
         return interrupted
+    return _saved_in(run.checkpoints, interrupted)
+
+
+def interrupted_in(workdir, interrupted):
+    """`interrupted` (a signal that came as a run in `workdir` ended) with the last
+    step saved there and its checkpoint."""
+    return _saved_in(checkpoint_lib.CheckpointManager(
+        workdir_lib.Workdir(workdir) / "checkpoints"), interrupted)
+
+
+def _saved_in(checkpoints, interrupted):
     try:
-        found = run.checkpoints.latest()
+        found = checkpoints.latest()
     except checkpoint_lib.CheckpointError:
         found = None
     if found is not None:
