@@ -526,18 +526,22 @@ def _roll_back(run, hooks):
     where = f"step {what['step']} (epoch {what['epoch']}): {what['reason']}"
     found = run.checkpoints.latest()
     policy = train.on_explosion if what.get("kind") == "explosion" else train.on_divergence
+    if found is None:  # nothing to roll back to, whatever the policy
+        _record_diverged_epoch(run, what)
+        raise DivergedError(f"training diverged at {where} before the first checkpoint; "
+                            "lower --g_lr/--d_lr and pass --restart")
     if policy == "stop" or state.rollbacks >= train.max_rollbacks:
         _record_diverged_epoch(run, what)
-        why = "" if policy == "stop" else \
-            f" after {state.rollbacks} rollbacks (--max_rollbacks)"
-        last = (f"the last good checkpoint is {found[1]} (epoch {found[0].epoch})"
-                if found else "no checkpoint was saved")
+        last = f"the last good checkpoint is {found[1]} (epoch {found[0].epoch})"
+        if policy == "stop":
+            flag = "on_explosion" if what.get("kind") == "explosion" else "on_divergence"
+            raise DivergedError(
+                f"training diverged at {where}; {last}. Pass --{flag}=rollback to resume "
+                "from it and roll back automatically, or lower --g_lr/--d_lr and pass "
+                "--restart")
         raise DivergedError(
-            f"training diverged at {where}{why}; {last}. Lower --g_lr/--d_lr, or pass "
-            "--on_divergence=rollback to roll back automatically")
-    if found is None:
-        raise DivergedError(f"training diverged at {where} before the first checkpoint; "
-                            "lower --g_lr/--d_lr and run again with --restart")
+            f"training diverged at {where} after {state.rollbacks} rollbacks "
+            f"(--max_rollbacks); {last}. Lower --g_lr/--d_lr and pass --restart")
     rollbacks = state.rollbacks + 1
     restored = run.checkpoints.restore(run.model)
     if distribute.is_multi_worker(run.strategy):

@@ -43,6 +43,7 @@ from gan_tf import evaluate
 from gan_tf import workdir as workdir_lib
 
 from test_reliability import assert_same_run
+from test_reliability import PoisonOnce
 from test_reliability import TINY
 from test_train import QUICK
 from test_train import run_cli
@@ -1033,6 +1034,49 @@ def test_exploding_losses_are_reported_with_the_step(case, args, status, says, t
     one_line_error(err, "training diverged")
     for text in says:
         assert text in caplog.text + err, text
+
+
+def test_the_advice_after_a_divergence_before_any_checkpoint_works(tmp_path, capsys):
+    """Diverged before the first checkpoint, a rollback has nothing to go back to: the
+    line says to lower the rates and pass --restart (before this
+    change, it advised --on_divergence=rollback, which the next run refused), and that command works."""
+    workdir = str(tmp_path / "run")
+    status, err = cli_in_process(capsys, workdir, *QUICK, "--model=dcgan", "--seed=3",
+                                 "--g_lr=1e6", "--d_lr=1e6")
+    assert status == 3
+    line = one_line_error(err, "before the first checkpoint",
+                          "lower --g_lr/--d_lr and pass --restart")
+    assert "rollback" not in line
+    status, err = cli_in_process(capsys, workdir, *QUICK, "--model=dcgan", "--seed=3",
+                                 "--g_lr=1e-4", "--d_lr=1e-4", "--restart")
+    assert status == 0, err[-3000:]
+
+
+@pytest.mark.parametrize("advice", [["--on_divergence=rollback"],
+                                    ["--g_lr=1e-4", "--d_lr=1e-4", "--restart"]],
+                         ids=["roll back", "lower rates"])
+def test_the_advice_after_a_divergence_works(advice, tmp_path, capsys, monkeypatch,
+                                             caplog):
+    """A NaN at step 4, after ckpt-0001: the line names the last good checkpoint and
+    two commands (--on_divergence=rollback resumes from it; lower rates need
+    --restart, as the config differs); each works."""
+    from gan_tf import trainer
+
+    workdir = str(tmp_path / "run")
+    original = trainer.train_and_evaluate
+    with monkeypatch.context() as patch:
+        patch.setattr(trainer, "train_and_evaluate", lambda *a, **k: original(
+            *a, **k, extra_callbacks=[PoisonOnce(4)]))
+        status, err = cli_in_process(capsys, workdir, *QUICK)
+    assert status == 3
+    one_line_error(err, "the last good checkpoint is", "ckpt-0001",
+                   "Pass --on_divergence=rollback to resume from it",
+                   "lower --g_lr/--d_lr and pass --restart")
+    status, err = cli_in_process(capsys, workdir, *QUICK, *advice)
+    assert status == 0, err[-3000:]
+    if advice[-1] != "--restart":
+        assert "at epoch 2, step 3" in caplog.text
+    assert json.load(open(os.path.join(workdir, "history.json")))["epoch"] == [1, 2]
 
 
 # -- Signals at random moments and in saves (slow) --------------------------------------------
