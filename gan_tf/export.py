@@ -3,6 +3,7 @@
     export_gan(gan, path)            what `GAN.export_generator` writes
     export_cyclegan(model, path)     what `CycleGAN.export_generator` writes
     load_generator(path)             an export read back (gan_tf.evaluate)
+    damaged_part(path)               the part of an export that does not read back
 
 Each export is written into a temporary folder swapped into place (`write`), so a
 failed, interrupted or killed export leaves the previous one (or nothing) there; the
@@ -51,6 +52,27 @@ def write(path, archive, metadata):
             raise
     _faults.point("export", "done")
     return path
+
+
+def damaged_part(path):
+    """The part of the SavedModel at `path` that does not read back: its
+    saved_model.pb when that does not parse, its variables/ when a weight does not
+    read (TensorFlow checks each one's checksum); None when both read.
+
+    Reads every weight once (as loading it would), without running the graph.
+    """
+    graph = fileio.join(path, "saved_model.pb")
+    try:
+        saved_model_pb2.SavedModel().ParseFromString(fileio.read_bytes(graph))
+    except Exception:  # noqa: BLE001 - protobuf's DecodeError, a missing file
+        return graph
+    try:
+        reader = tf.train.load_checkpoint(fileio.join(path, "variables", "variables"))
+        for name in reader.get_variable_to_shape_map():
+            reader.get_tensor(name)
+    except Exception:  # noqa: BLE001 - DataLossError, NotFoundError, ...
+        return fileio.join(path, "variables") + "/"
+    return None
 
 
 def export_gan(gan, path):

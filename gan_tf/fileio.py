@@ -328,8 +328,8 @@ def io_error(error):
     read-only folder...), else None (a bug or a bad input, to be raised as it is).
     A TensorFlow op's error becomes the OSError the OS gave it: its errno, its
     reason and the file, without the op's boilerplate."""
-    if isinstance(error, OSError):
-        return error
+    if isinstance(error, OSError):  # without an errno: a file's content (PIL's
+        return error if error.errno is not None else None  # "image file is truncated")
     if isinstance(error, tf.errors.OpError):
         text = str(getattr(error, "message", error))
         code = _errno_in(text)

@@ -34,6 +34,7 @@ from gan_tf import adversarial
 from gan_tf import checkpoint as checkpoint_lib
 from gan_tf import configs
 from gan_tf import distribute
+from gan_tf import export as export_lib
 from gan_tf import fileio
 from gan_tf import interrupt
 from gan_tf import precision
@@ -414,10 +415,17 @@ def _finished(run):
 
 
 def _export_is_stale(run):
-    """Whether the chief of a run with steps holds no export of its last step (the
-    export missing, or older than the checkpoint)."""
-    return bool(run.chief and run.state.step and
-                _exported_steps(run) != run.model.train_steps)
+    """Whether the chief of a run with steps holds no sound export of its last step
+    (the export missing, older than the checkpoint, or damaged: a part that does not
+    read back, named in a warning)."""
+    if not (run.chief and run.state.step):
+        return False
+    if _exported_steps(run) != run.model.train_steps:
+        return True
+    damaged = export_lib.damaged_part(run.workdir / "generator")
+    if damaged:
+        logging.warning("%s is damaged: exporting the generator again", damaged)
+    return bool(damaged)
 
 
 def _exported_steps(run):

@@ -771,6 +771,47 @@ def test_a_damaged_file_of_a_run(case, name, damage, args, outcome, copy_of, cap
     assert snapshot(workdir) == before
 
 
+def test_a_damaged_sample_grid_is_named_and_left_out_of_the_gif(copy_of, capsys,
+                                                                caplog):
+    """A damaged samples/epoch_0001.png (before this change, every later run ended with
+    "cannot write <workdir>: image file is truncated ... Free disk space", naming no
+    file): the GIF,
+    derived from the grids, leaves it out with a warning naming it and the fix
+    (delete it); after that fix, the warning is gone."""
+    from PIL import Image
+
+    workdir = copy_of()
+    grid = os.path.join(workdir, "samples", "epoch_0001.png")
+    _truncate(grid)
+    status, err = cli_in_process(capsys, workdir, *QUICK, "--seed=3", "--epochs=3")
+    assert status == 0, err[-3000:]
+    assert f"{grid} is damaged" in caplog.text and "delete it" in caplog.text
+    assert Image.open(os.path.join(workdir, "samples", "progress.gif")).n_frames == 2
+    os.remove(grid)  # the fix
+    caplog.clear()
+    status, err = cli_in_process(capsys, workdir, *QUICK, "--seed=3", "--epochs=4")
+    assert status == 0, err[-3000:]
+    assert "is damaged" not in caplog.text
+    assert Image.open(os.path.join(workdir, "samples", "progress.gif")).n_frames == 3
+
+
+@pytest.mark.parametrize("part", ["generator/saved_model.pb",
+                                  "generator/variables/variables.data-00000-of-00001"])
+def test_a_damaged_export_of_a_finished_run_is_exported_again(part, copy_of, capsys,
+                                                             caplog):
+    """A truncated part of the export (before this change: "already trained", the
+    export left damaged): the same command exports it again, and it loads."""
+    import tensorflow as tf
+
+    workdir = copy_of()
+    _truncate(os.path.join(workdir, part))
+    status, err = cli_in_process(capsys, workdir, *QUICK, "--seed=3")
+    assert status == 0, err[-3000:]
+    assert "is damaged: exporting the generator again" in caplog.text
+    loaded = tf.saved_model.load(os.path.join(workdir, "generator"))
+    assert loaded.sample(tf.constant(2), tf.constant(0)).shape[0] == 2
+
+
 def _evaluate(capsys, *args):
     status = evaluate.main(["gan_tf.evaluate", "--num_samples=10", "--num_real=10",
                             "--tsne_points=0", "--kid_subsets=2", *args])
