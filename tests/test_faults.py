@@ -323,6 +323,22 @@ def test_a_finished_run_asked_for_fewer_epochs_changes_nothing(copy_of, capsys, 
         assert snapshot(workdir) == before  # config.json still says epochs: 2
 
 
+@pytest.mark.parametrize("inside", ["run", "runs/a"])
+def test_a_workdir_inside_the_image_folder_is_not_data(inside, tmp_path, capsys):
+    """--dataset=folder:D --workdir=D/run (before this change, D was refused as
+    "mixing images and subfolders", the subfolder being the workdir): the workdir, or a folder of
+    workdirs, is left out of the scan and of the fingerprint, so the run starts and
+    resumes although its samples grow."""
+    data = image_folder(tmp_path / "images", 40)
+    workdir = os.path.join(data, inside)
+    args = [*QUICK, f"--dataset=folder:{data}", "--batch_size=8", "--epochs=1"]
+    status, err = cli_in_process(capsys, workdir, *args)
+    assert status == 0, err[-3000:]
+    status, err = cli_in_process(capsys, workdir, *args[:-1], "--epochs=2")
+    assert status == 0, err[-3000:]
+    assert json.load(open(os.path.join(workdir, "history.json")))["epoch"] == [1, 2]
+
+
 @pytest.mark.slow
 def test_a_conditional_preset_takes_the_classes_of_its_folder(folders, tmp_path, capsys):
     """--config=cgan on a 12-class folder trains a 12-class model (not a 10-class one
