@@ -194,6 +194,7 @@ class CheckpointManager:
     def __init__(self, directory, keep=3):
         self.directory = str(directory)
         self.keep = max(1, int(keep))
+        self.rerun = "the same command"  # what resumes the run, for the messages
 
     def path(self, name, suffix=WEIGHTS_SUFFIX):
         return fileio.join(self.directory, name + suffix)
@@ -256,7 +257,7 @@ class CheckpointManager:
         what = "checkpoint " if str(path).startswith(self.directory) else ""
         return (f"cannot write {what}{path}: {fileio.reason(error)}; {kept}. Free disk "
                 "space or make the workdir writable (or choose another --workdir), then "
-                "run the same command again to resume")
+                f"run {self.rerun} again to resume")
 
     def _discard(self, name):
         for suffix in (WEIGHTS_SUFFIX, STATE_SUFFIX):
@@ -289,15 +290,21 @@ class CheckpointManager:
 
     def abandon_after(self, name):
         """Moves the checkpoints newer than `name` into `abandoned/` (resuming from an
-        older checkpoint starts a new branch of the run); returns their names."""
+        older checkpoint starts a new branch of the run), or into `abandoned/2/`,
+        `abandoned/3/`... when an earlier branch's files there have their names;
+        returns (their names, the folder)."""
         names = self.names()
         newer = names[names.index(name) + 1:]
-        target = fileio.join(self.directory, ABANDONED)
+        target, branch = fileio.join(self.directory, ABANDONED), 1
+        while any(fileio.exists(fileio.join(target, stale + suffix)) for stale in newer
+                  for suffix in (WEIGHTS_SUFFIX, STATE_SUFFIX)):
+            branch += 1
+            target = fileio.join(self.directory, ABANDONED, str(branch))
         for stale in newer:
             fileio.makedirs(target)
             for suffix in (WEIGHTS_SUFFIX, STATE_SUFFIX):
                 fileio.rename(self.path(stale, suffix), fileio.join(target, stale + suffix))
-        return newer
+        return newer, target
 
     # -- Reading ------------------------------------------------------------------------
 

@@ -3,10 +3,11 @@
     export_gan(gan, path)            what `GAN.export_generator` writes
     export_cyclegan(model, path)     what `CycleGAN.export_generator` writes
     load_generator(path)             an export read back (gan_tf.evaluate)
+    damaged_part(path)               the part of an export that does not read back
 
-Each export is written into a temporary folder renamed into place (`write`), so a
-failed or interrupted export leaves the previous one (or nothing) there; the files
-of that folder that are not the export's (a user's) are kept. `gan_tf_export.json`
+Each export is written into a temporary folder swapped into place (`write`), so a
+failed, interrupted or killed export leaves the previous one (or nothing) there; the
+files of that folder that gan_tf did not write (a user's) are kept. `gan_tf_export.json`
 (EXPORT_METADATA) beside the SavedModel records what the export takes and gives.
 An export is a TensorFlow program: load only ones you trust (docs/reliability.md,
 "Trust").
@@ -33,24 +34,46 @@ class ExportError(ValueError):
 
 def write(path, archive, metadata):
     """Writes `archive` (a keras.export.ExportArchive) and `metadata` (the JSON of
-    EXPORT_METADATA) to `path` through a temporary folder renamed into place; returns
-    the path."""
+    EXPORT_METADATA) to `path` through a temporary folder swapped into place
+    (`fileio.replace_folder`); returns the path. A failed, interrupted or killed
+    export leaves the previous one (or nothing) there, and the next one finishes a
+    swap a kill cut short. Files of that folder that gan_tf did not write (a user's)
+    are kept."""
     path = str(path).rstrip("/")
-    parent, name = path.rsplit("/", 1) if "/" in path else (".", path)
     with interrupt.critical():
-        fileio.makedirs(parent)
-        fileio.remove_temporary_named(parent, name)
-        tmp = fileio.join(parent, f"{fileio.TMP_PREFIX}{name}-export")
+        tmp = fileio.temporary_folder(path)
         try:
             archive.write_out(tmp, verbose=False)
             fileio.write_atomic(fileio.join(tmp, EXPORT_METADATA),
                                 json.dumps(metadata, indent=2))
             _faults.point("export", "written")
-            fileio.replace_folder(tmp, path, keep_others=True)
+            fileio.replace_folder(tmp, path)
         except BaseException:
             fileio.rmtree(tmp)
             raise
+    _faults.point("export", "done")
     return path
+
+
+def damaged_part(path):
+    """The part of the SavedModel at `path` that does not read back: its
+    saved_model.pb when that does not parse, its variables/ when a weight does not
+    read (TensorFlow checks each one's checksum); None when both read.
+
+    Reads every weight once (as loading it would), without running the graph.
+    """
+    graph = fileio.join(path, "saved_model.pb")
+    try:
+        saved_model_pb2.SavedModel().ParseFromString(fileio.read_bytes(graph))
+    except Exception:  # noqa: BLE001 - protobuf's DecodeError, a missing file
+        return graph
+    try:
+        reader = tf.train.load_checkpoint(fileio.join(path, "variables", "variables"))
+        for name in reader.get_variable_to_shape_map():
+            reader.get_tensor(name)
+    except Exception:  # noqa: BLE001 - DataLossError, NotFoundError, ...
+        return fileio.join(path, "variables") + "/"
+    return None
 
 
 def export_gan(gan, path):

@@ -209,6 +209,14 @@ def _train(config, workdir, flag_values):
                 config, workdir, restart=flag_values.restart,
                 verbose=flag_values.verbose, resume_from=flag_values.resume_from,
                 on_data_change=flag_values.on_data_change)
+        monitor = interrupt.active()
+        if monitor.received:  # a signal at the very end, whose exception was dropped
+            interrupted = trainer.interrupted_in(
+                workdir, interrupt.Interrupted(monitor.requested))
+            if flag_values.resume_from:  # the branch is taken
+                interrupted.rerun = ("the command without --resume_from="
+                                     f"{flag_values.resume_from}")
+            raise interrupted
     except (trainer.UsageError, checkpoint.CheckpointError,
             data.DatasetUnavailableError, distribute.WorkersDisagreeError) as error:
         return _cli.fail(error)
@@ -239,7 +247,7 @@ def _report_interrupted(interrupted, flag_values):
                  f"{interrupted.path}")
     else:
         where = "no training step was saved"
-    print(f"\ninterrupted ({interrupted.signal_name}): {where}; run the same command "
+    print(f"\ninterrupted ({interrupted.signal_name}): {where}; run {interrupted.rerun} "
           "again to resume", file=sys.stderr)
     return interrupted.exit_code
 

@@ -34,6 +34,7 @@ from gan_tf import adversarial
 from gan_tf import checkpoint as checkpoint_lib
 from gan_tf import configs
 from gan_tf import distribute
+from gan_tf import export as export_lib
 from gan_tf import fileio
 from gan_tf import interrupt
 from gan_tf import precision
@@ -87,6 +88,8 @@ class Run:
     dataset: Optional[tf.data.Dataset] = None
     state: Optional[checkpoint_lib.RunState] = None
     data_changed: bool = False
+    rerun: str = "the same command"  # what continues the run (after --resume_from,
+    # the command without it: with it, the run would go back to that checkpoint again)
 
     @property
     def checkpoints(self):
@@ -144,6 +147,7 @@ def train_and_evaluate(config, workdir, restart=False, verbose=1, extra_callback
         raise UsageError(f"--restart deletes the checkpoints that --resume_from="
                          f"{resume_from} names; pass one of them")
     with _monitor() as monitor:
+        seen = monitor.received
         run = setup(config, workdir)
         try:
             with _writer_lock(run):
@@ -152,8 +156,14 @@ def train_and_evaluate(config, workdir, restart=False, verbose=1, extra_callback
                     export(run)
                 elif _export_is_stale(run):  # a finished run: its export may be missing
                     export(run)
+                monitor.check(seen)  # a signal whose exception a __del__ dropped
         except workdir_lib.WorkdirError as error:
             raise UsageError(str(error)) from error
+        except fileio.NotWrittenError as error:
+            raise UsageError(f"{error.filename} is not gan_tf's (it did not write it "
+                             "there), and the run would replace it; move it out of "
+                             f"{run.workdir.path}, then run {run.rerun} again"
+                             ) from None
         except interrupt.Interrupted as interrupted:  # wherever it struck: what is saved
             raise _with_saved_step(run, interrupted) from None
         except (OSError, tf.errors.OpError) as error:
@@ -182,7 +192,7 @@ def _worker_lost_message(run, error):
     where = (f"the last checkpoint is {found[1]} (step {found[0].step})" if found
              else "no checkpoint was saved yet")
     return (f"another worker of the multi-worker run stopped ({reason}); {where}: start "
-            "every worker again with the same command to resume")
+            f"every worker again with {run.rerun} to resume")
 
 
 def _monitor():
@@ -259,8 +269,10 @@ def prepare(run, restart=False, resume_from=None, on_data_change="refuse"):
     """
     workdir, config = run.workdir, run.config
     try:
-        if restart:
-            workdir.restart()
+        if run.chief:
+            workdir.check_ownership()
+            if restart:
+                workdir.restart()
         previous = workdir.read_config()
     except workdir_lib.WorkdirError as error:
         raise UsageError(str(error)) from error
@@ -280,17 +292,18 @@ def prepare(run, restart=False, resume_from=None, on_data_change="refuse"):
 
 
 def _write_start(run, resume_from=None):
-    """The first writes, once everything is checked: the checkpoints newer than
-    --resume_from moved away, the marker (in a folder gan_tf made), config.json,
-    versions.json, and the history of the restored state."""
+    """The first writes, once everything is checked: the manifest (with this run's
+    TensorBoard files), the checkpoints newer than --resume_from moved away,
+    config.json, versions.json, and the history of the restored state."""
     workdir = run.workdir
+    workdir.record_event_files()
     if resume_from:
-        abandoned = run.manager.abandon_after(checkpoint_lib.name_of(resume_from))
+        abandoned, where = run.manager.abandon_after(checkpoint_lib.name_of(resume_from))
         if abandoned:
-            logging.info("resuming from %s: moved the newer %s to %s/abandoned",
-                         resume_from, ", ".join(abandoned), run.manager.directory)
-    if workdir.is_empty or workdir.holds_only_gan_tf_names:
-        workdir.mark()
+            logging.info("resuming from %s: moved the newer %s to %s", resume_from,
+                         ", ".join(abandoned), where)
+        # The branch is taken: the newest checkpoint continues it from now on.
+        run.rerun = run.manager.rerun = f"the command without --resume_from={resume_from}"
     workdir.write_config(run.config)
     checkpoint_lib.write_history(workdir / workdir_lib.HISTORY, run.state.history)
 
@@ -402,10 +415,17 @@ def _finished(run):
 
 
 def _export_is_stale(run):
-    """Whether the chief of a run with steps holds no export of its last step (the
-    export missing, or older than the checkpoint)."""
-    return bool(run.chief and run.state.step and
-                _exported_steps(run) != run.model.train_steps)
+    """Whether the chief of a run with steps holds no sound export of its last step
+    (the export missing, older than the checkpoint, or damaged: a part that does not
+    read back, named in a warning)."""
+    if not (run.chief and run.state.step):
+        return False
+    if _exported_steps(run) != run.model.train_steps:
+        return True
+    damaged = export_lib.damaged_part(run.workdir / "generator")
+    if damaged:
+        logging.warning("%s is damaged: exporting the generator again", damaged)
+    return bool(damaged)
 
 
 def _exported_steps(run):
@@ -460,11 +480,24 @@ def train(run, monitor, verbose=1, extra_callbacks=None):
 
 
 def _with_saved_step(run, interrupted):
-    """`interrupted` with the last complete step saved and its checkpoint."""
+    """`interrupted` with the last complete step saved, its checkpoint and the command
+    that resumes."""
+    interrupted.rerun = run.rerun
     if interrupted.path is not None or run.checkpoints is None:
         return interrupted
+    return _saved_in(run.checkpoints, interrupted)
+
+
+def interrupted_in(workdir, interrupted):
+    """`interrupted` (a signal that came as a run in `workdir` ended) with the last
+    step saved there and its checkpoint."""
+    return _saved_in(checkpoint_lib.CheckpointManager(
+        workdir_lib.Workdir(workdir) / "checkpoints"), interrupted)
+
+
+def _saved_in(checkpoints, interrupted):
     try:
-        found = run.checkpoints.latest()
+        found = checkpoints.latest()
     except checkpoint_lib.CheckpointError:
         found = None
     if found is not None:
@@ -501,18 +534,22 @@ def _roll_back(run, hooks):
     where = f"step {what['step']} (epoch {what['epoch']}): {what['reason']}"
     found = run.checkpoints.latest()
     policy = train.on_explosion if what.get("kind") == "explosion" else train.on_divergence
+    if found is None:  # nothing to roll back to, whatever the policy
+        _record_diverged_epoch(run, what)
+        raise DivergedError(f"training diverged at {where} before the first checkpoint; "
+                            "lower --g_lr/--d_lr and pass --restart")
     if policy == "stop" or state.rollbacks >= train.max_rollbacks:
         _record_diverged_epoch(run, what)
-        why = "" if policy == "stop" else \
-            f" after {state.rollbacks} rollbacks (--max_rollbacks)"
-        last = (f"the last good checkpoint is {found[1]} (epoch {found[0].epoch})"
-                if found else "no checkpoint was saved")
+        last = f"the last good checkpoint is {found[1]} (epoch {found[0].epoch})"
+        if policy == "stop":
+            flag = "on_explosion" if what.get("kind") == "explosion" else "on_divergence"
+            raise DivergedError(
+                f"training diverged at {where}; {last}. Pass --{flag}=rollback to resume "
+                "from it and roll back automatically, or lower --g_lr/--d_lr and pass "
+                "--restart")
         raise DivergedError(
-            f"training diverged at {where}{why}; {last}. Lower --g_lr/--d_lr, or pass "
-            "--on_divergence=rollback to roll back automatically")
-    if found is None:
-        raise DivergedError(f"training diverged at {where} before the first checkpoint; "
-                            "lower --g_lr/--d_lr and run again with --restart")
+            f"training diverged at {where} after {state.rollbacks} rollbacks "
+            f"(--max_rollbacks); {last}. Lower --g_lr/--d_lr and pass --restart")
     rollbacks = state.rollbacks + 1
     restored = run.checkpoints.restore(run.model)
     if distribute.is_multi_worker(run.strategy):

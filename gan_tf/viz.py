@@ -96,18 +96,31 @@ def save_image_grid(images, path, columns=None, scale=2):
 def save_gif(png_paths, path, duration_ms=300):
     """Writes the PNGs as an animated GIF, one frame each, looping forever.
 
-    The last frame is held three times as long, so the final result is seen.
+    The last frame is held three times as long, so the final result is seen. A PNG
+    that does not decode (damaged after it was written) is left out, with a warning
+    naming it: the GIF is derived from the PNGs, which are never written again.
 
     Returns:
         the path written, or None when there are no frames.
     """
-    if not png_paths:
+    frames = [frame for frame in (_frame(p) for p in png_paths) if frame is not None]
+    if not frames:
         return None
-    frames = [Image.open(io.BytesIO(fileio.read_bytes(p))).convert("RGB")
-              for p in png_paths]
     durations = [duration_ms] * (len(frames) - 1) + [duration_ms * 3]
     return _write_image(frames[0], path, save_all=True, append_images=frames[1:],
                         duration=durations, loop=0)
+
+
+def _frame(path):
+    """The RGB image of the PNG at `path`, or None (with a warning) when it is damaged."""
+    try:
+        image = Image.open(io.BytesIO(fileio.read_bytes(path)))
+        return image.convert("RGB")
+    except (OSError, ValueError, SyntaxError) as error:  # PIL's errors for a bad file
+        logging.warning("%s is damaged (%s): the GIF leaves it out; delete it, or "
+                        "replace it with a good copy", path, str(error).strip() or
+                        type(error).__name__)
+        return None
 
 
 def plot_history(history, path=None, keys=None):

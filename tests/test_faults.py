@@ -43,6 +43,7 @@ from gan_tf import evaluate
 from gan_tf import workdir as workdir_lib
 
 from test_reliability import assert_same_run
+from test_reliability import PoisonOnce
 from test_reliability import TINY
 from test_train import QUICK
 from test_train import run_cli
@@ -322,6 +323,22 @@ def test_a_finished_run_asked_for_fewer_epochs_changes_nothing(copy_of, capsys, 
         assert snapshot(workdir) == before  # config.json still says epochs: 2
 
 
+@pytest.mark.parametrize("inside", ["run", "runs/a"])
+def test_a_workdir_inside_the_image_folder_is_not_data(inside, tmp_path, capsys):
+    """--dataset=folder:D --workdir=D/run (before this change, D was refused as
+    "mixing images and subfolders", the subfolder being the workdir): the workdir, or a folder of
+    workdirs, is left out of the scan and of the fingerprint, so the run starts and
+    resumes although its samples grow."""
+    data = image_folder(tmp_path / "images", 40)
+    workdir = os.path.join(data, inside)
+    args = [*QUICK, f"--dataset=folder:{data}", "--batch_size=8", "--epochs=1"]
+    status, err = cli_in_process(capsys, workdir, *args)
+    assert status == 0, err[-3000:]
+    status, err = cli_in_process(capsys, workdir, *args[:-1], "--epochs=2")
+    assert status == 0, err[-3000:]
+    assert json.load(open(os.path.join(workdir, "history.json")))["epoch"] == [1, 2]
+
+
 @pytest.mark.slow
 def test_a_conditional_preset_takes_the_classes_of_its_folder(folders, tmp_path, capsys):
     """--config=cgan on a 12-class folder trains a 12-class model (not a 10-class one
@@ -344,11 +361,14 @@ def _user_files(root, names):
 
 
 FOREIGN = ["notes.txt", "logs/app.log", "samples/a.png", "samples/epoch_final.png",
-           "logs/training_notes.txt", "checkpoints/README", "generator/model.onnx"]
+           "logs/training_notes.txt", "checkpoints/README", "generator/model.onnx",
+           "logs/train/my_notes.txt", "generator/assets/labels.txt",
+           "checkpoints/abandoned/keep_me.weights.h5", "generator/variables/mine.txt",
+           "generator/variables_mine/w.txt", "samples/.tmp-notes.txt-0123abcd", ".tmp-mine"]
 
 # (case, how the folder is made, extra arguments, what the refusal says)
 RESTART_REFUSED = [
-    ("a folder gan_tf did not make", "foreign", [], ["no .gan_tf marker"]),
+    ("a folder gan_tf did not make", "foreign", [], ["has none", "Drop --restart"]),
     ("a folder gan_tf did not make, bad data (checked before deleting)", "foreign",
      ["--dataset=folder:{empty}"], ["holds no"]),
     ("gan_tf's folder, --resume_from too", "finished", ["--resume_from=ckpt-0001"],
@@ -379,41 +399,216 @@ def test_restart_refused_deletes_nothing(case, kind, args, says, folders, copy_o
     assert status == 2
     one_line_error(err, *says)
     assert snapshot(workdir) == before
+    if case == "a folder gan_tf did not make":  # its fix: drop --restart
+        status, err = cli_in_process(capsys, workdir, *QUICK, "--epochs=1")
+        assert status == 0, err[-3000:]
+        assert {name: snapshot(workdir)[name] for name in FOREIGN} == \
+            {name: before[name] for name in FOREIGN}
+
+
+def _restart(workdir):
+    """What `--restart` deletes, after the start-up clean-up of temporary files."""
+    folder = workdir_lib.Workdir(workdir)
+    with folder.lock():
+        folder.clean_temporary()
+        return folder.restart()
 
 
 def test_restart_deletes_only_what_gan_tf_wrote(copy_of):
+    """--restart and the start-up clean-up of .tmp-* delete what the manifest lists
+    and nothing else: a user's files in gan_tf's sub-folders (logs/train/my_notes.txt, generator/assets/labels.txt,
+    checkpoints/abandoned/keep_me.weights.h5) stay, with the folders holding them."""
     workdir = copy_of()
     _user_files(workdir, FOREIGN)
     user = snapshot(workdir)
-    removed = workdir_lib.Workdir(workdir).restart()
+    removed = _restart(workdir)
     assert "checkpoints/ckpt-0002.weights.h5" in removed and "config.json" in removed
-    assert {name: value for name, value in snapshot(workdir).items() if value} == \
-        {name: user[name] for name in FOREIGN} | {".gan_tf": user[".gan_tf"]}
+    assert {name: value for name, value in snapshot(workdir).items() if value and
+            name != ".gan_tf"} == {name: user[name] for name in FOREIGN}
+    assert json.load(open(os.path.join(workdir, ".gan_tf")))["written"] == []
+
+
+def test_a_workdir_made_before_the_manifest_takes_gan_tfs_names(copy_of, caplog):
+    """A .gan_tf without a list (the marker of a workdir made before the manifest), or
+    a damaged one, is rebuilt from the names gan_tf writes: --restart deletes those
+    (events files and the export's parts included) and keeps the user's files."""
+    for content in ('{"created": "2020-01-01T00:00:00"}', "{damaged"):
+        workdir = copy_of(f"run{len(content)}")
+        with open(os.path.join(workdir, ".gan_tf"), "w") as f:
+            f.write(content)
+        _user_files(workdir, FOREIGN)
+        user = snapshot(workdir)
+        removed = _restart(workdir)
+        assert "generator/variables/variables.index" in removed, removed
+        assert any(name.startswith("logs/train/events.out.tfevents.") for name in removed)
+        assert {name: value for name, value in snapshot(workdir).items() if value and
+                name != ".gan_tf"} == {name: user[name] for name in FOREIGN}
+    assert "is damaged" in caplog.text
+
+
+# The files of a user's folder that a run would replace, and others it leaves alone.
+USERS_RUN_NAMES = ["history.json", "losses.png", "versions.json", "samples/progress.gif",
+                   "config.json"]
+USERS_OTHERS = ["notes.txt", "samples/holiday.png", "logs/app.log", "my_model.onnx"]
+
+
+def test_a_first_run_into_a_users_folder_replaces_nothing(tmp_path, capsys):
+    """A folder holding files under the names a run writes, but no record of a run,
+    is refused in one line naming them, untouched; the fix it gives (move them out)
+    then works, and the run writes beside the user's other files."""
+    workdir = str(tmp_path / "mine")
+    _user_files(workdir, USERS_RUN_NAMES + USERS_OTHERS)
+    before = snapshot(workdir)
+    status, err = cli_in_process(capsys, workdir, *QUICK, "--epochs=1")
+    assert status == 2
+    line = one_line_error(err, *USERS_RUN_NAMES, "move them out of the folder",
+                          "choose another --workdir")
+    assert not any(name in line for name in USERS_OTHERS)
+    assert snapshot(workdir) == before
+    for name in USERS_RUN_NAMES:  # the fix: move them out
+        os.renames(os.path.join(workdir, name), str(tmp_path / "moved" / name))
+    status, err = cli_in_process(capsys, workdir, *QUICK, "--epochs=1")
+    assert status == 0, err[-3000:]
+    assert {name: before[name] for name in USERS_OTHERS} == \
+        {name: snapshot(workdir)[name] for name in USERS_OTHERS}
+    status, err = cli_in_process(capsys, str(tmp_path / "another"), *QUICK, "--epochs=1",
+                                 "--steps_per_epoch=1")  # the other fix: another --workdir
+    assert status == 0, err[-3000:]
+
+
+def test_gan_tf_never_replaces_a_file_it_did_not_write(tmp_path):
+    """In a recording workdir, a write, rename or deletion of a path the manifest does
+    not list: refused (writes) or left alone (deletions); what gan_tf writes is
+    recorded before it is created."""
+    from gan_tf import fileio
+
+    root = str(tmp_path / "run")
+    _user_files(root, ["samples/mine.png", "logs/a.txt"])
+    folder = workdir_lib.Workdir(root)
+    with folder.lock():
+        fileio.write_atomic(os.path.join(root, "samples", "epoch_0001.png"), b"grid")
+        written = json.load(open(os.path.join(root, ".gan_tf")))["written"]
+        assert "samples/epoch_0001.png" in written and "samples/" not in written
+        with pytest.raises(fileio.NotWrittenError):
+            fileio.write_atomic(os.path.join(root, "samples", "mine.png"), b"grid")
+        with pytest.raises(fileio.NotWrittenError):
+            fileio.rename(os.path.join(root, "samples", "epoch_0001.png"),
+                          os.path.join(root, "logs", "a.txt"))
+        fileio.remove(os.path.join(root, "samples", "mine.png"))
+        fileio.rmtree(os.path.join(root, "samples"))
+        fileio.rmtree(os.path.join(root, "logs"))
+    assert sorted(name for name, value in snapshot(root).items() if value) == \
+        [".gan_tf", "logs/a.txt", "samples/mine.png"]
+
+
+class _UsersFileAppears(__import__("keras").callbacks.Callback):
+    """A user's file appears under the name of the next epoch's grid, mid-run."""
+
+    def __init__(self, path):
+        super().__init__()
+        self.path = path
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == 0:
+            with open(self.path, "w") as f:
+                f.write("the user's")
+
+
+def test_a_file_put_where_the_run_writes_is_not_replaced(tmp_path, capsys, monkeypatch):
+    """A file gan_tf did not write, put during a run where the run is about to write:
+    the run ends in one line naming it and the fix, the file untouched; the fix
+    (move it out, run the same command again) works."""
+    from gan_tf import trainer
+
+    workdir = str(tmp_path / "run")
+    grid = os.path.join(workdir, "samples", "epoch_0002.png")
+    original = trainer.train_and_evaluate
+    with monkeypatch.context() as patch:
+        patch.setattr(trainer, "train_and_evaluate", lambda *a, **k: original(
+            *a, **k, extra_callbacks=[_UsersFileAppears(grid)]))
+        status, err = cli_in_process(capsys, workdir, *QUICK)
+    assert status == 2
+    one_line_error(err, grid, "is not gan_tf's", "move it out of",
+                   "run the same command again")
+    assert open(grid).read() == "the user's"
+    os.rename(grid, str(tmp_path / "moved.png"))
+    status, err = cli_in_process(capsys, workdir, *QUICK)
+    assert status == 0, err[-3000:]
+    assert json.load(open(os.path.join(workdir, "history.json")))["epoch"] == [1, 2]
+
+
+# -- The export's swap: a kill at any instant loses neither the export nor user files -
+
+USERS_EXPORT_FILES = ["generator/model.onnx", "generator/variables_mine/w.txt",
+                      "generator/assets/labels.txt", "generator/variables/mine.txt"]
+
+
+class _Killed(BaseException):
+    """What a kill -9 at a fault point leaves, in this process: nothing runs after."""
+
+
+def _stale_export(workdir):
+    """Makes the finished run's export older than its checkpoint: the run exports."""
+    path = os.path.join(workdir, "generator", "gan_tf_export.json")
+    metadata = json.load(open(path))
+    with open(path, "w") as f:
+        json.dump({**metadata, "train_steps": 0}, f)
+
+
+@pytest.mark.parametrize("instant", ["written", "ready", "moved", "renamed"])
+def test_the_export_survives_a_kill_at_any_instant_of_its_swap(instant, copy_of, capsys,
+                                                               monkeypatch):
+    """The export is written to .tmp-generator-export, which (the user's files linked
+    in) becomes .tmp-generator-new; generator/ moves aside to .tmp-generator-old, the
+    new one into place, the old one is deleted. Killed at each step (here: the
+    process stops there, nothing else runs), the same command finds generator/ whole
+    with the user's files, and no temporary folder left."""
+    workdir = copy_of()
+    _user_files(workdir, USERS_EXPORT_FILES)
+    user = snapshot(workdir)
+    _stale_export(workdir)
+
+    def point(name, detail=""):
+        if name == "export" and detail == instant:
+            raise _Killed(instant)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(_faults, "point", point)
+        with pytest.raises(_Killed):
+            cli_in_process(capsys, workdir, *QUICK, "--seed=3")
+    if instant == "moved":  # between the renames: generator/ is not there at all
+        assert not os.path.exists(os.path.join(workdir, "generator"))
+    status, err = cli_in_process(capsys, workdir, *QUICK, "--seed=3")
+    assert status == 0, err[-3000:]
+    after = snapshot(workdir)
+    assert {name: after.get(name) for name in USERS_EXPORT_FILES} == \
+        {name: user[name] for name in USERS_EXPORT_FILES}
+    exported = json.load(open(os.path.join(workdir, "generator", "gan_tf_export.json")))
+    assert exported["train_steps"] == 6 and temporaries(workdir) == []
+    assert os.path.exists(os.path.join(workdir, "generator", "saved_model.pb"))
 
 
 @pytest.mark.slow
-def test_restart_starts_over_keeping_the_users_files(copy_of, capsys):
+def test_a_kill_between_the_exports_renames_then_the_same_command(copy_of, tmp_path):
+    """kill -9 between generator/ moving aside and the new export moving into place
+    (before this change, the next start deleted both temporary folders: the export and
+    the user's files in generator/ were gone); the same command exits 0 with the export there."""
     workdir = copy_of()
-    _user_files(workdir, FOREIGN)
-    user = {name: open(os.path.join(workdir, name)).read() for name in FOREIGN}
-    old = snapshot(os.path.join(workdir, "checkpoints"))
-    status, err = cli_in_process(capsys, workdir, *QUICK, "--seed=4", "--epochs=1",
-                                 "--restart")
+    _user_files(workdir, USERS_EXPORT_FILES)
+    user = snapshot(workdir)
+    _stale_export(workdir)
+    status, err = Run(workdir, fault="export@moved:kill", base=[*QUICK, "--seed=3"]).wait()
+    assert status == -signal.SIGKILL, err[-3000:]
+    assert not os.path.exists(os.path.join(workdir, "generator"))
+    status, err = Run(workdir, base=[*QUICK, "--seed=3"]).wait()
     assert status == 0, err[-3000:]
-    assert {name: open(os.path.join(workdir, name)).read() for name in FOREIGN} == user
-    assert json.load(open(os.path.join(workdir, "history.json")))["epoch"] == [1]
-    assert not os.path.exists(os.path.join(workdir, "checkpoints", "ckpt-0002.weights.h5"))
-    assert snapshot(os.path.join(workdir, "checkpoints")) != old
+    assert {name: snapshot(workdir).get(name) for name in USERS_EXPORT_FILES} == \
+        {name: user[name] for name in USERS_EXPORT_FILES}
+    import tensorflow as tf
 
-
-def test_a_folder_holding_user_files_in_gan_tf_names_is_not_marked(tmp_path):
-    """The marker (which --restart needs) goes only on a folder gan_tf made: empty, or
-    holding nothing but gan_tf's own names, in its sub-folders too."""
-    workdir = workdir_lib.Workdir(str(tmp_path))
-    _user_files(str(tmp_path), ["logs/train/events.out.tfevents.1", "samples/epoch_0001.png"])
-    assert workdir.holds_only_gan_tf_names
-    _user_files(str(tmp_path), ["samples/holiday.png"])
-    assert not workdir.holds_only_gan_tf_names
+    loaded = tf.saved_model.load(os.path.join(workdir, "generator"))
+    assert loaded.sample(tf.constant(2), tf.constant(0)).shape[0] == 2
+    assert temporaries(workdir) == []
 
 
 # -- One writer per workdir -------------------------------------------------------------
@@ -590,6 +785,47 @@ def test_a_damaged_file_of_a_run(case, name, damage, args, outcome, copy_of, cap
     assert status == 2
     one_line_error(err, *(n.format(path=path) for n in outcome))
     assert snapshot(workdir) == before
+
+
+def test_a_damaged_sample_grid_is_named_and_left_out_of_the_gif(copy_of, capsys,
+                                                                caplog):
+    """A damaged samples/epoch_0001.png (before this change, every later run ended with
+    "cannot write <workdir>: image file is truncated ... Free disk space", naming no
+    file): the GIF,
+    derived from the grids, leaves it out with a warning naming it and the fix
+    (delete it); after that fix, the warning is gone."""
+    from PIL import Image
+
+    workdir = copy_of()
+    grid = os.path.join(workdir, "samples", "epoch_0001.png")
+    _truncate(grid)
+    status, err = cli_in_process(capsys, workdir, *QUICK, "--seed=3", "--epochs=3")
+    assert status == 0, err[-3000:]
+    assert f"{grid} is damaged" in caplog.text and "delete it" in caplog.text
+    assert Image.open(os.path.join(workdir, "samples", "progress.gif")).n_frames == 2
+    os.remove(grid)  # the fix
+    caplog.clear()
+    status, err = cli_in_process(capsys, workdir, *QUICK, "--seed=3", "--epochs=4")
+    assert status == 0, err[-3000:]
+    assert "is damaged" not in caplog.text
+    assert Image.open(os.path.join(workdir, "samples", "progress.gif")).n_frames == 3
+
+
+@pytest.mark.parametrize("part", ["generator/saved_model.pb",
+                                  "generator/variables/variables.data-00000-of-00001"])
+def test_a_damaged_export_of_a_finished_run_is_exported_again(part, copy_of, capsys,
+                                                             caplog):
+    """A truncated part of the export (before this change: "already trained", the
+    export left damaged): the same command exports it again, and it loads."""
+    import tensorflow as tf
+
+    workdir = copy_of()
+    _truncate(os.path.join(workdir, part))
+    status, err = cli_in_process(capsys, workdir, *QUICK, "--seed=3")
+    assert status == 0, err[-3000:]
+    assert "is damaged: exporting the generator again" in caplog.text
+    loaded = tf.saved_model.load(os.path.join(workdir, "generator"))
+    assert loaded.sample(tf.constant(2), tf.constant(0)).shape[0] == 2
 
 
 def _evaluate(capsys, *args):
@@ -857,6 +1093,49 @@ def test_exploding_losses_are_reported_with_the_step(case, args, status, says, t
         assert text in caplog.text + err, text
 
 
+def test_the_advice_after_a_divergence_before_any_checkpoint_works(tmp_path, capsys):
+    """Diverged before the first checkpoint, a rollback has nothing to go back to: the
+    line says to lower the rates and pass --restart (before this
+    change, it advised --on_divergence=rollback, which the next run refused), and that command works."""
+    workdir = str(tmp_path / "run")
+    status, err = cli_in_process(capsys, workdir, *QUICK, "--model=dcgan", "--seed=3",
+                                 "--g_lr=1e6", "--d_lr=1e6")
+    assert status == 3
+    line = one_line_error(err, "before the first checkpoint",
+                          "lower --g_lr/--d_lr and pass --restart")
+    assert "rollback" not in line
+    status, err = cli_in_process(capsys, workdir, *QUICK, "--model=dcgan", "--seed=3",
+                                 "--g_lr=1e-4", "--d_lr=1e-4", "--restart")
+    assert status == 0, err[-3000:]
+
+
+@pytest.mark.parametrize("advice", [["--on_divergence=rollback"],
+                                    ["--g_lr=1e-4", "--d_lr=1e-4", "--restart"]],
+                         ids=["roll back", "lower rates"])
+def test_the_advice_after_a_divergence_works(advice, tmp_path, capsys, monkeypatch,
+                                             caplog):
+    """A NaN at step 4, after ckpt-0001: the line names the last good checkpoint and
+    two commands (--on_divergence=rollback resumes from it; lower rates need
+    --restart, as the config differs); each works."""
+    from gan_tf import trainer
+
+    workdir = str(tmp_path / "run")
+    original = trainer.train_and_evaluate
+    with monkeypatch.context() as patch:
+        patch.setattr(trainer, "train_and_evaluate", lambda *a, **k: original(
+            *a, **k, extra_callbacks=[PoisonOnce(4)]))
+        status, err = cli_in_process(capsys, workdir, *QUICK)
+    assert status == 3
+    one_line_error(err, "the last good checkpoint is", "ckpt-0001",
+                   "Pass --on_divergence=rollback to resume from it",
+                   "lower --g_lr/--d_lr and pass --restart")
+    status, err = cli_in_process(capsys, workdir, *QUICK, *advice)
+    assert status == 0, err[-3000:]
+    if advice[-1] != "--restart":
+        assert "at epoch 2, step 3" in caplog.text
+    assert json.load(open(os.path.join(workdir, "history.json")))["epoch"] == [1, 2]
+
+
 # -- Signals at random moments and in saves (slow) --------------------------------------------
 
 # Where a fault point sends the signal: each phase of a save, the writes of a run's
@@ -935,6 +1214,76 @@ def test_signals_at_random_moments_and_in_saves(long_reference, tmp_path):
     assert_same_run(long_reference, workdir)
     assert interrupted >= 14 and in_saves >= 8, outcomes
     assert os.listdir(tmpdir) == [] and temporaries(workdir) == []
+
+
+def test_a_signal_in_a_del_is_not_swallowed(capsys, monkeypatch):
+    """Python runs a signal handler wherever the main thread is, also in an object's
+    __del__, where the raised exception is dropped ("Exception ignored in ...").
+    The monitor sends the signal again, raised once the __del__ is over, silently."""
+    from gan_tf import interrupt
+
+    monkeypatch.setenv("GAN_TF_FAULT", "test:sigterm_gc")
+    monkeypatch.setattr(_faults, "_seen", {})
+    with interrupt.monitoring() as monitor:
+        with pytest.raises(interrupt.Interrupted) as raised:
+            _faults.point("test")  # sends SIGTERM from an object's __del__
+            for _ in range(5000):  # the signal sent again is raised in this loop
+                time.sleep(0.001)
+        assert monitor.received >= 2 and raised.value.exit_code == 143
+    assert "Exception ignored" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("instant", ["done"])
+def test_a_signal_as_the_export_is_freed_ends_as_interrupted(instant, copy_of, capsys,
+                                                            monkeypatch):
+    """SIGINT the moment generator/ is in place, handled while the export's functions
+    are freed (before this change: "Exception ignored in: AtomicFunction.__del__ ...
+    Interrupted", then "done", exit 0): exit 130 and the interrupted line; the same
+    command then finds the run done and its export whole."""
+    workdir = copy_of()
+    _stale_export(workdir)
+    status, err = cli_in_process(capsys, workdir, *QUICK, "--seed=3",
+                                 fault=f"export@{instant}:sigint_gc",
+                                 monkeypatch=monkeypatch)
+    assert status == 130, err[-3000:]
+    line = interrupted_line(err, "SIGINT")
+    assert "Exception ignored" not in err and "step 6 (epoch 2) is saved" in line
+    status, err = cli_in_process(capsys, workdir, *QUICK, "--seed=3")
+    assert status == 0, err[-3000:]
+    exported = json.load(open(os.path.join(workdir, "generator", "gan_tf_export.json")))
+    assert exported["train_steps"] == 6 and temporaries(workdir) == []
+
+
+def test_the_resume_hint_after_resume_from_continues_that_branch(copy_of, capsys,
+                                                                monkeypatch, caplog):
+    """Interrupted after --resume_from=ckpt-0001, the hint names the command without
+    it (the same command would go back to ckpt-0001 again); that command continues
+    the branch. Going back to ckpt-0001 again later keeps the earlier branch's
+    abandoned checkpoints (before this change, it overwrote them)."""
+    workdir = copy_of()
+    abandoned = os.path.join(workdir, "checkpoints", "abandoned")
+    args = [*QUICK, "--seed=3", "--epochs=3", "--keep_checkpoints=9",
+            "--resume_from=ckpt-0001"]
+    status, err = cli_in_process(capsys, workdir, *args, fault="step:sigint:2",
+                                 monkeypatch=monkeypatch)
+    assert status == 130, err[-3000:]
+    assert "run the command without --resume_from=ckpt-0001 again to resume" in err
+    assert "step 5 (epoch 2) is saved" in err
+    first_branch = snapshot(abandoned)
+    assert sorted(first_branch) == ["ckpt-0002.state.json", "ckpt-0002.weights.h5"]
+    hinted = [a for a in args if not a.startswith("--resume_from")]
+    status, err = cli_in_process(capsys, workdir, *hinted)
+    assert status == 0, err[-3000:]
+    assert "resuming" in caplog.text and "at epoch 2, step 5" in caplog.text
+    assert latest_step(workdir) == 9 and snapshot(abandoned) == first_branch
+    second_branch = checkpoint.CheckpointManager(os.path.join(workdir, "checkpoints")
+                                                 ).names()[1:]
+    status, err = cli_in_process(capsys, workdir, *args, fault="step:sigint:1",
+                                 monkeypatch=monkeypatch)
+    assert status == 130, err[-3000:]
+    assert {k: v for k, v in snapshot(abandoned).items() if "/" not in k} == first_branch
+    assert checkpoint.CheckpointManager(os.path.join(abandoned, "2")).names() == \
+        second_branch == ["ckpt-0002-000000005", "ckpt-0002", "ckpt-0003"]
 
 
 @pytest.mark.slow

@@ -155,7 +155,8 @@ def test_a_damaged_recorded_config_is_reported(tmp_path, capsys):
 def test_corrupt_config_json_is_reported(tmp_path, capsys):
     workdir = tmp_path / "run"
     workdir.mkdir()
-    (workdir / "config.json").write_text("{")
+    (workdir / "config.json").write_text("{")  # a run's config.json, damaged
+    (workdir / ".gan_tf").write_text('{"written": ["config.json"], "patterns": []}')
     assert run_cli(*QUICK, f"--workdir={workdir}") == 2
     assert "config.json is corrupt" in capsys.readouterr().err
 

@@ -2,6 +2,8 @@
 
 Three layouts: PATH/*.png (one class, split "train"), PATH/CLASS/*.png (split "train")
 and PATH/SPLIT/CLASS/*.png. Classes are the sorted subfolder names (over all splits).
+Hidden entries and gan_tf workdirs inside the folder (`--workdir=PATH/run`, runs/)
+are not data: they are left out of the scan and of the data's fingerprint.
 `scan_folder` lists the files and checks each one cheaply (`images.inspect_image`,
 in threads, with progress in the log); `folder_examples` turns a split's file list into
 a `tf.data.Dataset` of (encoded image, label) without any copy, link or temporary file.
@@ -51,15 +53,34 @@ def folder_path(name):
     return os.path.expanduser(name[len(FOLDER_PREFIX):])
 
 
+# What marks a folder as a gan_tf workdir (its manifest, its lock: gan_tf.workdir).
+_WORKDIR_MARKS = (".gan_tf", ".lock")
+
+
+def _is_workdir(path):
+    """Whether `path` is a gan_tf workdir, or a folder of nothing but workdirs (runs/):
+    a run's outputs, never its data, even when the workdir lies in the image folder."""
+    try:
+        names = os.listdir(path)
+    except OSError:
+        return False
+    if any(mark in names for mark in _WORKDIR_MARKS):
+        return True
+    visible = [os.path.join(path, n) for n in names if not n.startswith(".")]
+    return bool(visible) and all(os.path.isdir(p) and _is_workdir(p) for p in visible)
+
+
 def _list_images(folder):
-    """(image files, subfolders, other files) of `folder`, sorted, hidden ones left out."""
+    """(image files, subfolders, other files) of `folder`, sorted, hidden ones and
+    gan_tf workdirs left out."""
     images, dirs, others = [], [], []
     with os.scandir(folder) as entries:
         for entry in entries:
             if entry.name.startswith("."):
                 continue
             if entry.is_dir():
-                dirs.append(entry.name)
+                if not _is_workdir(entry.path):
+                    dirs.append(entry.name)
             elif not entry.is_file():
                 continue
             elif entry.name.lower().endswith(image_files.IMAGE_EXTENSIONS):
