@@ -36,6 +36,7 @@ from gan_tf import configs
 from gan_tf import distribute
 from gan_tf import fileio
 from gan_tf import interrupt
+from gan_tf import memory
 from gan_tf import precision
 from gan_tf import run_callbacks
 from gan_tf import tasks
@@ -156,6 +157,9 @@ def train_and_evaluate(config, workdir, restart=False, verbose=1, extra_callback
             raise UsageError(str(error)) from error
         except interrupt.Interrupted as interrupted:  # wherever it struck: what is saved
             raise _with_saved_step(run, interrupted) from None
+        except tf.errors.ResourceExhaustedError as error:  # beyond the estimate's reach
+            raise UsageError(f"training ran out of memory ({_first_line(error)}); pass a "
+                             "smaller --image_size or --batch_size") from None
         except (OSError, tf.errors.OpError) as error:
             if (isinstance(error, tf.errors.OpError) and distribute.is_multi_worker(run.strategy)
                     and distribute.lost_worker(error)):
@@ -169,6 +173,11 @@ def train_and_evaluate(config, workdir, restart=False, verbose=1, extra_callback
             if not run.chief:
                 shutil.rmtree(run.workdir.path, ignore_errors=True)
     return run.model
+
+
+def _first_line(error):
+    text = str(getattr(error, "message", error)).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def _worker_lost_message(run, error):
@@ -232,11 +241,14 @@ def setup(config, workdir):
     if steps_per_epoch < 1:
         raise UsageError(f"{config.data.name} gives fewer than {task.d_steps} batches of "
                          f"{config.data.batch_size}: lower --batch_size")
+    _check_memory(config, task, strategy, dataset, shapes)
     try:
         with strategy.scope():
             model = task.build(shapes, tasks.step_intervals(config.callbacks))
     except ValueError as error:
         raise UsageError(str(error)) from error
+    except tf.errors.ResourceExhaustedError as error:  # beyond the estimate's reach
+        raise UsageError(_too_large(config, shapes, "more memory than is free")) from error
     return Run(config=config, task=task, workdir=own, chief=chief, strategy=strategy,
                model=model, steps_per_epoch=steps_per_epoch, dataset=dataset,
                manager=checkpoint_lib.CheckpointManager(own / "checkpoints",
@@ -244,6 +256,43 @@ def setup(config, workdir):
                # every worker resumes from the chief's checkpoints
                shared_checkpoints=checkpoint_lib.CheckpointManager(
                    workdir_lib.Workdir(workdir) / "checkpoints"))
+
+
+def _check_memory(config, task, strategy, dataset, shapes):
+    """Refuses a config whose training step needs more memory than is free
+    (gan_tf.memory's estimate), before the real models take any of it."""
+    on_gpu = bool(tf.config.list_logical_devices("GPU"))
+    replicas = strategy.num_replicas_in_sync if on_gpu else 1
+    batch = -(-config.data.batch_size // replicas) * task.d_steps  # one device's
+    values = batch * sum(int(np.prod(shape)) for key, shape in shapes.items()
+                         if key.startswith("image_shape"))
+    if values < memory.ESTIMATE_FROM:  # small enough not to spend the estimate's time
+        return
+    free = memory.free_bytes(on_gpu)
+    if free is None:
+        return
+    element_spec = tf.nest.map_structure(
+        lambda spec: tf.TensorSpec((batch, *spec.shape[1:]), spec.dtype),
+        dataset.element_spec)
+    # Without EMA: its copy of the generator is made from the weights' values, which a
+    # graph's variables do not have; it is counted as the generator's weights again.
+    estimate_task = tasks.for_config(configs.override(config, **{"model.ema_decay": None}))
+    with tf.Graph().as_default():
+        model = estimate_task.build(shapes)
+        needed = memory.training_bytes(model, element_spec, compute_bytes=np.dtype(
+            keras.mixed_precision.global_policy().compute_dtype).itemsize)
+        if config.model.ema_decay:
+            needed += 4 * memory.variable_floats(model.generator.weights)
+    if needed > free:
+        raise UsageError(_too_large(config, shapes, f"about {memory.describe(needed)} of "
+                                    f"memory but {memory.describe(free)} is free"))
+
+
+def _too_large(config, shapes, what):
+    height, width = shapes["image_shape"][:2]
+    return (f"training on {height}x{width} images in batches of {config.data.batch_size} "
+            f"needs {what} (the models' weights, their optimizer state and one batch's "
+            "activations); pass a smaller --image_size or --batch_size")
 
 
 # -- Prepare: the workdir, under its lock ----------------------------------------------

@@ -279,6 +279,8 @@ SETUP_FAILURES = [
     ("model and loss conflict", ["--model=infogan"], ["--loss=infogan"], ["--loss=infogan"]),
     ("unknown model argument", ["--set=model.generator.nonsense=1"], ["nonsense"], None),
     ("translation without a second dataset", ["--model=cyclegan"], ["--dataset_b"], None),
+    ("image size beyond the free memory", ["--image_size=10000"],
+     ["10000x10000", "TiB of memory", "is free", "smaller --image_size"], ["--image_size=28"]),
 ]
 
 
