@@ -21,6 +21,7 @@ whole flow.
 import contextlib
 import dataclasses
 import json
+import re
 import shutil
 import time
 from typing import Optional, Union
@@ -42,6 +43,8 @@ from gan_tf import run_callbacks
 from gan_tf import tasks
 from gan_tf import workdir as workdir_lib
 from gan_tf.data import DatasetUnavailableError
+from gan_tf.data import folder as folder_lib
+from gan_tf.data import images as image_files
 
 ON_DATA_CHANGE = ("refuse", "continue")
 
@@ -157,6 +160,10 @@ def train_and_evaluate(config, workdir, restart=False, verbose=1, extra_callback
             raise UsageError(str(error)) from error
         except interrupt.Interrupted as interrupted:  # wherever it struck: what is saved
             raise _with_saved_step(run, interrupted) from None
+        except tf.errors.InvalidArgumentError as error:
+            if not _decoding(error):
+                raise
+            raise UsageError(_undecodable(run, error)) from None
         except tf.errors.ResourceExhaustedError as error:  # beyond the estimate's reach
             raise UsageError(f"training ran out of memory ({_first_line(error)}); pass a "
                              "smaller --image_size or --batch_size") from None
@@ -175,8 +182,33 @@ def train_and_evaluate(config, workdir, restart=False, verbose=1, extra_callback
     return run.model
 
 
+def _decoding(error):
+    """Whether `error` comes from decoding an image in the input pipeline."""
+    return any(word in (error.message or "") for word in ("DecodeImage", "DecodeJpeg",
+                                                          "DecodePng", "Invalid JPEG data",
+                                                          "Invalid PNG data"))
+
+
+def _undecodable(run, error):
+    """The one-line message of an image that failed to decode in training: for a
+    folder dataset, which files (each decoded once to find them) and the fix."""
+    data_config = run.config.data
+    for name in (data_config.name, data_config.name_b):
+        if not (name or "").startswith(folder_lib.FOLDER_PREFIX):
+            continue
+        scanned = folder_lib.scan_folder(folder_lib.folder_path(name),
+                                         data_config.on_bad_image)
+        bad = folder_lib.undecodable_files(scanned)
+        if bad:
+            total = sum(len(examples) for examples in scanned.splits.values())
+            return image_files.bad_images_message(bad, total, f"folder {scanned.path}")
+    return (f"an image of {data_config.name} does not decode ({_first_line(error)}); "
+            "fix or delete the damaged image file")
+
+
 def _first_line(error):
-    text = str(getattr(error, "message", error)).strip()
+    """The first line of `error`'s message without TensorFlow's {{function_node ...}}."""
+    text = re.sub(r"\{\{[^}]*\}\}\s*", "", str(getattr(error, "message", error))).strip()
     return text.splitlines()[0] if text else type(error).__name__
 
 

@@ -25,6 +25,7 @@ import io
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -211,8 +212,8 @@ def copy_of(finished, tmp_path):
 
 @pytest.fixture(scope="module")
 def folders(tmp_path_factory):
-    """Image folders: flat (40 digits-sized images), twelve classes, one cut PNG,
-    mixed sizes, empty."""
+    """Image folders: flat (40 digits-sized images), twelve classes, one cut PNG, one
+    PNG damaged in its middle, mixed sizes, empty."""
     root = tmp_path_factory.mktemp("folders")
     made = {"flat": image_folder(root / "flat", 40),
             "twelve": image_folder(root / "twelve", 48, classes=12),
@@ -223,6 +224,10 @@ def folders(tmp_path_factory):
     buffer = io.BytesIO()
     Image.fromarray(np.full((28, 28), 9, np.uint8)).save(buffer, "PNG")
     (root / "cut" / "cut.png").write_bytes(buffer.getvalue()[:-30])
+    made["middle"] = image_folder(root / "middle", 20)
+    damaged = bytearray((root / "middle" / "img007.png").read_bytes())
+    damaged[len(damaged) // 2] ^= 0xFF  # complete at both ends, damaged inside
+    (root / "middle" / "img007.png").write_bytes(bytes(damaged))
     made["empty"] = str(root / "empty")
     os.makedirs(made["empty"])
     return made
@@ -258,6 +263,8 @@ def reference(tmp_path_factory):
 SETUP_FAILURES = [
     ("unreadable image", ["--dataset=folder:{cut}"], ["cut.png", "--on_bad_image=skip"],
      ["--on_bad_image=skip"]),
+    ("PNG damaged in its middle", ["--dataset=folder:{middle}"],
+     ["img007.png", "fails its CRC", "--on_bad_image=skip"], ["--on_bad_image=skip"]),
     ("mixed image sizes", ["--dataset=folder:{mixed}"], ["different sizes", "--image_size"],
      ["--image_size=28"]),
     ("empty folder", ["--dataset=folder:{empty}"], ["holds no"], None),
@@ -730,6 +737,57 @@ DATA_READERS = [
     ("prepared shard truncated", _damage_prepared("shard", _truncate),
      ["truncated or corrupt", "delete"]),
 ]
+
+
+def _flip_bytes(path):
+    """Eight bytes in the middle of `path` inverted; its size unchanged."""
+    with open(path, "r+b") as f:
+        f.seek(os.path.getsize(path) // 2)
+        middle = f.read(8)
+        f.seek(-len(middle), os.SEEK_CUR)
+        f.write(bytes(b ^ 0xFF for b in middle))
+
+
+def test_a_prepared_tfrecord_with_flipped_bytes(tmp_path, capsys):
+    """Bytes changed in place (the size is right) fail the records' CRCs: named before
+    any write, with the fix, which then just works."""
+    args, damaged = _damage_prepared("shard", _flip_bytes)(str(tmp_path / "data"))
+    workdir = str(tmp_path / "run")
+    status, err = cli_in_process(capsys, workdir, *QUICK, *args)
+    assert status == 2
+    line = one_line_error(err, damaged, "corrupt", "corrupted record at")
+    assert not os.path.exists(workdir)
+    shutil.rmtree(re.search(r"; delete (\S+);", line).group(1))  # as the line says
+    status, err = cli_in_process(capsys, workdir, *QUICK, *args)
+    assert status == 0, err[-3000:]
+
+
+def _jpeg_folder(root, num, damaged=()):
+    """`num` JPEGs; those numbered in `damaged` with a bad length in their scan header
+    (complete at both ends: the scan's cheap check passes, decoding fails)."""
+    os.makedirs(root, exist_ok=True)
+    for i in range(num):
+        buffer = io.BytesIO()
+        Image.fromarray(np.random.default_rng(i).integers(0, 256, (28, 28), np.uint8)
+                        ).save(buffer, "JPEG")
+        encoded = buffer.getvalue()
+        if i in damaged:
+            scan = encoded.index(b"\xff\xda")
+            encoded = encoded[:scan + 4] + b"\x09" + encoded[scan + 5:]
+        with open(os.path.join(root, f"img{i:03d}.jpg"), "wb") as f:
+            f.write(encoded)
+    return str(root)
+
+
+def test_a_jpeg_damaged_in_its_middle(tmp_path, capsys):
+    """Found only when decoded in training: one line naming the file and
+    --on_bad_image=skip."""
+    images = _jpeg_folder(tmp_path / "images", 40, damaged=(7,))
+    workdir = str(tmp_path / "run")
+    args = [*QUICK, f"--dataset=folder:{images}", "--batch_size=8"]
+    status, err = cli_in_process(capsys, workdir, *args)
+    assert status == 2
+    one_line_error(err, "img007.jpg", "--on_bad_image=skip")
 
 
 @pytest.mark.parametrize("case, make, says", DATA_READERS, ids=[c[0] for c in DATA_READERS])
