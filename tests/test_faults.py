@@ -648,6 +648,27 @@ def test_evaluate_explains_a_damaged_input_before_any_work(case, name, damage, a
     assert snapshot(workdir) == before  # no metrics.json, no report.md
 
 
+def test_evaluate_inception_weights_of_another_model(copy_of, tmp_path, capsys, recwarn):
+    """One short line naming the file and the fix (not Keras' tens of KB, nor a warning
+    per layer), before any work; the other extractor it suggests then just works."""
+    from gan_tf.metrics import features
+
+    weights = os.path.join(os.path.dirname(os.path.dirname(features.__file__)), "assets",
+                           "classifier_mnist.weights.h5")
+    workdir, output = copy_of(), str(tmp_path / "eval")
+    status, err = _evaluate(capsys, f"--workdir={workdir}", f"--output={output}",
+                            "--extractor=inception", f"--inception_weights={weights}")
+    assert status == 2
+    assert len(one_line_error(err, weights, "does not hold InceptionV3 weights",
+                              "--extractor=classifier")) < 1000
+    assert len(err) < 5000, err[:5000]
+    assert not [w for w in recwarn if "Skipping" in str(w.message)], len(recwarn)
+    assert not os.path.exists(output)
+    status, err = _evaluate(capsys, f"--workdir={workdir}", f"--output={output}",
+                            "--extractor=classifier")
+    assert status == 0, err[-3000:]
+
+
 def test_evaluate_needs_no_lock(copy_of, tmp_path, capsys):
     """Evaluation reads a workdir while a run holds it (and writes only its --output)."""
     workdir = copy_of()
