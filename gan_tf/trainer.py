@@ -311,8 +311,8 @@ def _check_memory(config, task, strategy, dataset, shapes):
     estimate_task = tasks.for_config(configs.override(config, **{"model.ema_decay": None}))
     with tf.Graph().as_default():
         model = estimate_task.build(shapes)
-        needed = memory.training_bytes(model, element_spec, compute_bytes=np.dtype(
-            keras.mixed_precision.global_policy().compute_dtype).itemsize)
+        needed = memory.training_bytes(model, element_spec, compute_bytes=tf.as_dtype(
+            keras.mixed_precision.global_policy().compute_dtype).size)
         if config.model.ema_decay:
             needed += 4 * memory.variable_floats(model.generator.weights)
     if needed > free:

@@ -321,6 +321,32 @@ def test_the_corrected_command_just_works(case, args, says, fix, folders, tmp_pa
     assert json.load(open(os.path.join(workdir, "history.json")))["epoch"] == [1, 2]
 
 
+@pytest.mark.slow
+def test_a_run_whose_memory_is_estimated_trains_as_one_that_is_not(tmp_path, capsys,
+                                                                  monkeypatch):
+    """The estimate builds the models once more, in a graph of its own: the run that
+    follows is the same, loss for loss."""
+    from gan_tf import memory
+
+    estimated = []
+    training_bytes = memory.training_bytes
+    monkeypatch.setattr(memory, "training_bytes",
+                        lambda *a, **k: estimated.append(training_bytes(*a, **k)) or
+                        estimated[-1])
+    losses = []
+    for estimate_from in (1, 2**62):  # every batch estimated; none
+        monkeypatch.setattr(memory, "ESTIMATE_FROM", estimate_from)
+        workdir = str(tmp_path / f"run{estimate_from}")
+        status, err = cli_in_process(capsys, workdir, *QUICK, "--image_size=64",
+                                     "--deterministic", "--seed=1")
+        assert status == 0, err[-3000:]
+        history = json.load(open(os.path.join(workdir, "history.json")))
+        losses.append({key: values for key, values in history.items()
+                       if key.endswith("loss")})
+    assert len(estimated) == 1 and 0 < estimated[0] < memory.free_bytes()
+    assert losses[0] == losses[1] and losses[0]
+
+
 def test_a_finished_run_asked_for_fewer_epochs_changes_nothing(copy_of, capsys, caplog):
     workdir = copy_of()
     before = snapshot(workdir)
