@@ -52,8 +52,8 @@ def _png_header(head):
 def _check_png_chunks(f, size):
     """Raises DataFileError unless every chunk of the PNG `f` (of `size` bytes) lies
     within the file and matches its CRC-32, up to IEND: bytes damaged anywhere in a
-    PNG (its pixels included) are found without decoding them (zlib's CRC runs at
-    gigabytes per second, so the file's reading is the cost)."""
+    PNG (its pixels included) are found without decoding them (zlib's CRC costs
+    little beside reading the file)."""
     f.seek(len(_PNG_SIGNATURE))
     while True:
         offset = f.tell()

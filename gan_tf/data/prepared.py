@@ -150,8 +150,9 @@ def _check_shards(split_info, fix, folder):
 
 def _check_checksums(path, fix, folder):
     """Reads every record of the TFRecord file `path`, which checks each one's CRCs
-    (in TensorFlow's C++ reader: a second for 100 MB), so that a flipped byte is named
-    before training rather than as a DataLossError when an epoch reaches it."""
+    (in TensorFlow's C++ reader: the cost of reading the file once), so that a flipped
+    byte is named before training rather than as a DataLossError when an epoch reaches
+    it."""
     import tensorflow as tf
 
     try:
