@@ -165,8 +165,9 @@ def train_and_evaluate(config, workdir, restart=False, verbose=1, extra_callback
                 raise
             raise UsageError(_undecodable(run, error)) from None
         except tf.errors.ResourceExhaustedError as error:  # beyond the estimate's reach
-            raise UsageError(f"training ran out of memory ({_first_line(error)}); pass a "
-                             "smaller --image_size or --batch_size") from None
+            raise UsageError(f"training ran out of memory ({_first_line(error)}); start "
+                             "over with a smaller --image_size or --batch_size and "
+                             "--restart (or another --workdir)") from None
         except (OSError, tf.errors.OpError) as error:
             if (isinstance(error, tf.errors.OpError) and distribute.is_multi_worker(run.strategy)
                     and distribute.lost_worker(error)):

@@ -347,6 +347,27 @@ def test_a_run_whose_memory_is_estimated_trains_as_one_that_is_not(tmp_path, cap
     assert losses[0] == losses[1] and losses[0]
 
 
+def test_out_of_memory_in_training_says_how_to_start_over(tmp_path, capsys, monkeypatch):
+    """An out-of-memory error the estimate did not foresee, in training (after the
+    workdir was written): one line whose advice works in the same workdir."""
+    import tensorflow as tf
+
+    from gan_tf import trainer
+
+    def out_of_memory(*args, **kwargs):
+        raise tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor")
+
+    workdir = str(tmp_path / "run")
+    with monkeypatch.context() as patched:
+        patched.setattr(trainer, "train", out_of_memory)
+        status, err = cli_in_process(capsys, workdir, *QUICK, "--image_size=32")
+    assert status == 2
+    one_line_error(err, "ran out of memory", "OOM when allocating", "--restart")
+    assert os.path.exists(os.path.join(workdir, "config.json"))
+    status, err = cli_in_process(capsys, workdir, *QUICK, "--image_size=28", "--restart")
+    assert status == 0, err[-3000:]
+
+
 def test_a_finished_run_asked_for_fewer_epochs_changes_nothing(copy_of, capsys, caplog):
     workdir = copy_of()
     before = snapshot(workdir)
