@@ -64,6 +64,59 @@ def remove_orphans(prefix, root=None):
     return removed
 
 
+SOURCE_FILE = "gan_tf_source.json"  # in a copy prepared from a manual dir: what from
+
+
+def source_files(manual_dir):
+    """{relative path: [size, mtime_ns]} of every file under `manual_dir`."""
+    found = {}
+    for root, _, files in os.walk(manual_dir):
+        for name in files:
+            path = os.path.join(root, name)
+            stat = os.stat(path)
+            found[os.path.relpath(path, manual_dir)] = [stat.st_size, stat.st_mtime_ns]
+    return found
+
+
+def record_source(copy_folder, manual_dir):
+    """Writes which folder, and which files of it (sizes and modification times), the
+    copy in `copy_folder` was prepared from (SOURCE_FILE, atomically)."""
+    record = {"manual_dir": os.path.abspath(manual_dir),
+              "files": source_files(manual_dir)}
+    fileio.write_atomic(os.path.join(copy_folder, SOURCE_FILE),
+                        json.dumps(record, indent=1, sort_keys=True))
+
+
+def source_changes(copy_folder, manual_dir):
+    """How `manual_dir` differs from the source recorded in `copy_folder`: a short
+    text ("prepared from /a, not /b", "3 files changed, e.g. x: 40 -> 56 bytes"),
+    None when it is the same, "" when nothing was recorded (an older copy)."""
+    try:
+        with open(os.path.join(copy_folder, SOURCE_FILE), encoding="utf-8") as f:
+            record = json.load(f)
+        recorded_dir, recorded = record["manual_dir"], record["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""
+    if os.path.abspath(manual_dir) != recorded_dir:
+        return f"it was prepared from {recorded_dir}, not {os.path.abspath(manual_dir)}"
+    now = source_files(manual_dir)
+    changed = sorted(set(now) ^ set(recorded) | {
+        name for name in set(now) & set(recorded) if list(now[name]) != list(recorded[name])})
+    if not changed:
+        return None
+    name = changed[0]
+    if name not in now:
+        example = f"{name} is gone"
+    elif name not in recorded:
+        example = f"{name} is new"
+    elif now[name][0] != recorded[name][0]:
+        example = f"{name}: {recorded[name][0]:,} -> {now[name][0]:,} bytes"
+    else:
+        example = f"{name} was modified"
+    return (f"{len(changed)} of the files of {recorded_dir} changed since it was prepared "
+            f"(e.g. {example})")
+
+
 def _unreadable_json(folder):
     """(path, error) of the first JSON file under `folder` that does not parse, or None."""
     for path in sorted(glob.glob(os.path.join(glob.escape(folder), "**", "*.json"),
