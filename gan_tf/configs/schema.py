@@ -22,6 +22,7 @@ data) read them from here.
 import dataclasses
 import json
 import math
+import numbers
 import typing
 from typing import Optional
 
@@ -86,7 +87,8 @@ _TYPE_NAMES = {int: "an integer", float: "a number", bool: "true or false",
 
 def _accepts(value, hint):
     """Whether `value` is of type `hint` (int, float, bool, str, dict, tuple, Optional
-    or Union of them); an int is a float, a bool is not a number."""
+    or Union of them); an integer is a float too (numpy's included), a bool is not
+    a number."""
     if typing.get_origin(hint) is typing.Union:
         return any(_accepts(value, kind) for kind in typing.get_args(hint))
     if hint is type(None):
@@ -94,9 +96,9 @@ def _accepts(value, hint):
     if hint is dict:
         return value is None or isinstance(value, dict)  # None: the empty default
     if hint is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
+        return isinstance(value, numbers.Real) and not isinstance(value, bool)
     if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
+        return isinstance(value, numbers.Integral) and not isinstance(value, bool)
     return isinstance(value, typing.get_origin(hint) or hint)
 
 
@@ -115,7 +117,8 @@ def _check_type(dotted, value, hint):
 
 def _check_finite(name, value):
     """Raises ValueError when `value`, or a number inside it, is NaN or infinite."""
-    if isinstance(value, float) and not math.isfinite(value):
+    if (isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral)
+            and not math.isfinite(value)):
         raise ValueError(f"{name} must be a finite number, got {value!r}")
     if isinstance(value, dict):
         for key, item in value.items():
