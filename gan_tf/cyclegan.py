@@ -39,6 +39,7 @@ import tensorflow as tf
 from gan_tf import export
 from gan_tf import flops
 from gan_tf import losses
+from gan_tf import memory
 from gan_tf.adversarial import AdversarialModel
 from gan_tf.models import cyclegan as networks
 
@@ -219,6 +220,23 @@ class CycleGAN(AdversarialModel):
         discriminators = flops.forward(self.d_a, image_a) + flops.forward(self.d_b, image_b)
         per_pair = (6 + 3 * bool(self.identity_weight)) * generators + 8 * discriminators
         return spec_a.shape[0] * per_pair
+
+    def step_floats(self, element_spec):
+        """Floats of the activations one `train_step` on a batch of `element_spec`
+        holds for its backward passes (gan_tf.memory): (2 + i) (G_AB + G_BA) + 3 (D_A
+        + D_B) forward activations on the batch, i = 1 with the identity term. None
+        without a static batch size."""
+        spec_a, spec_b = _unpack_pair(element_spec)
+        if spec_a.shape.rank is None or spec_a.shape[0] is None:
+            return None
+        batch = spec_a.shape[0]
+        image_a = tf.TensorSpec((1, *spec_a.shape[1:]), tf.float32)
+        image_b = tf.TensorSpec((1, *spec_b.shape[1:]), tf.float32)
+        generators = (memory.batch_floats(self.g_ab, batch, image_a)
+                      + memory.batch_floats(self.g_ba, batch, image_b))
+        discriminators = (memory.batch_floats(self.d_a, batch, image_a)
+                          + memory.batch_floats(self.d_b, batch, image_b))
+        return (2 + bool(self.identity_weight)) * generators + 3 * discriminators
 
     # -- Training -----------------------------------------------------------------------
 

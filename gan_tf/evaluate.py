@@ -35,6 +35,7 @@ from absl import flags
 from gan_tf import _cli
 from gan_tf import data
 from gan_tf import evaluator
+from gan_tf.data import prepared
 from gan_tf.metrics import features
 
 # The flags that are evaluator.evaluate's arguments, by the same names.
@@ -88,8 +89,12 @@ def main(argv=None):
     try:
         _cli.parse(flag_values, argv)
         _cli.setup_logging(flag_values)
-        results, output = evaluator.evaluate(
-            **{name: flag_values[name].value for name in _ARGUMENTS})
+        # TensorFlow's autograph writes temporary files that only an orderly exit
+        # deletes: a folder of this process's holds them, deleted after it, or by the
+        # next run of gan_tf when this one is killed.
+        with prepared.private_tempdir():
+            results, output = evaluator.evaluate(
+                **{name: flag_values[name].value for name in _ARGUMENTS})
     except (_cli.UsageError, evaluator.UsageError, features.WeightsNotFoundError,
             data.DatasetUnavailableError) as error:
         return _cli.fail(error)

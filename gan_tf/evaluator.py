@@ -67,8 +67,8 @@ def evaluate(workdir=None, generator=None, untrained=None, fake_split=None, *,
         num_real: real reference images at most (the split may hold fewer), >= 10.
         extractor: "classifier" (the bundled one, offline) or "inception".
         inception_weights: the InceptionV3 weights file, for "inception".
-        seed: seed of the latents and of the real images drawn.
-        kid_subsets: subsets averaged by KID.
+        seed: seed of the latents and of the real images drawn, >= 0.
+        kid_subsets: subsets averaged by KID, >= 1.
         tsne_points: real and generated points of the t-SNE plot (0: none).
 
     Returns:
@@ -81,8 +81,9 @@ def evaluate(workdir=None, generator=None, untrained=None, fake_split=None, *,
     """
     sources = {"workdir": workdir, "generator": generator, "untrained": untrained,
                "fake_split": fake_split}
-    dataset, output = _check_inputs(sources, dataset, output, num_samples, num_real,
-                                    real_split)
+    dataset, output = _check_inputs(sources, dataset, output, real_split, {
+        "num_samples": num_samples, "num_real": num_real, "kid_subsets": kid_subsets,
+        "tsne_points": tsne_points, "seed": seed})
     exported = None
     if workdir or generator:  # a damaged one fails before any work
         try:
@@ -124,7 +125,7 @@ def evaluate(workdir=None, generator=None, untrained=None, fake_split=None, *,
     start = time.perf_counter()
     real, fake = extract.extract(real_images), extract.extract(fake_images)
     extract_seconds = time.perf_counter() - start
-    results = evaluation.compute_metrics(real, fake, kid_subsets=kid_subsets)
+    results = _compute_metrics(real, fake, kid_subsets)
     source = next(f"--{name}={value}" for name, value in sources.items() if value)
     results.update({
         "source": source, "dataset": dataset, "real_split": real_split,
@@ -146,8 +147,9 @@ def evaluate(workdir=None, generator=None, untrained=None, fake_split=None, *,
     return results, output
 
 
-def _check_inputs(sources, dataset, output, num_samples, num_real, real_split):
-    """Checks the arguments; returns (dataset, output folder).
+def _check_inputs(sources, dataset, output, real_split, numbers):
+    """Checks the arguments (`numbers`: the integer arguments by name); returns
+    (dataset, output folder).
 
     Raises:
         UsageError: with the one-line reason.
@@ -156,9 +158,10 @@ def _check_inputs(sources, dataset, output, num_samples, num_real, real_split):
     if len(given) != 1:
         raise UsageError("pass exactly one of --workdir, --generator, --untrained, "
                          f"--fake_split (got {', '.join('--' + s for s in given) or 'none'})")
-    for name, value in (("num_samples", num_samples), ("num_real", num_real)):
-        if value < 10:
-            raise UsageError(f"{name} must be >= 10, got {value}")
+    for name, least in (("num_samples", 10), ("num_real", 10), ("kid_subsets", 1),
+                        ("tsne_points", 0), ("seed", 0)):
+        if numbers[name] < least:
+            raise UsageError(f"--{name} must be >= {least}, got {numbers[name]}")
     workdir, generator = sources["workdir"], sources["generator"]
     if workdir:
         if not os.path.isdir(workdir):
@@ -190,6 +193,13 @@ def _check_inputs(sources, dataset, output, num_samples, num_real, real_split):
     except ValueError as error:
         raise UsageError(str(error)) from error
     return dataset, output
+
+
+def _compute_metrics(real, fake, kid_subsets):
+    try:
+        return evaluation.compute_metrics(real, fake, kid_subsets=kid_subsets)
+    except ValueError as error:  # e.g. features of a diverged generator's NaN images
+        raise UsageError(f"cannot compute the metrics: {error}") from error
 
 
 def _check_output(output):

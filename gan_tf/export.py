@@ -188,6 +188,12 @@ def load_generator(path):
                           "again (run the training command once more, or "
                           "GAN.export_generator)") from error
 
+    if not callable(getattr(model, "serve", None)):
+        raise ExportError(f"{path} is a SavedModel without gan_tf's serve function (not "
+                          "a gan_tf export, whatever its gan_tf_export.json says); export "
+                          "a generator with GAN.export_generator(path), or train one with "
+                          "python -m gan_tf.train --workdir=DIR and pass --workdir=DIR")
+
     def serve(*args):  # holds `model`: its variables die with the last reference
         return model.serve(*args).numpy()
 

@@ -20,6 +20,7 @@ from gan_tf import configs
 from gan_tf import export
 from gan_tf import flops
 from gan_tf import losses
+from gan_tf import memory
 from gan_tf import noise
 from gan_tf import sampling
 from gan_tf.adversarial import AdversarialModel
@@ -159,6 +160,24 @@ class GAN(AdversarialModel):
         f_d = flops.forward(self.discriminator, self._discriminator_inputs(image, labels))
         per_image = d_steps * (f_g + 6 * f_d) + 2 * (f_g + f_d)
         return images.shape[0] // d_steps * per_image
+
+    def step_floats(self, element_spec):
+        """Floats of the activations one `train_step` on a batch of `element_spec`
+        holds for its backward passes (gan_tf.memory), from the forward activations per
+        critic batch A_G, A_D: A_G + 3 A_D (the generator's pass, and the
+        discriminator's on real and fake images for its own step and on the fakes for
+        the generator's). None without a static batch size."""
+        images, _ = unpack(element_spec)
+        if images.shape.rank is None or images.shape[0] is None:
+            return None
+        labels = tf.TensorSpec((1,), tf.int32) if self.conditional else None
+        image = tf.TensorSpec((1, *images.shape[1:]), tf.float32)
+        batch = images.shape[0] // self.gan_loss.d_steps
+        a_g = memory.batch_floats(self.generator, batch, self._generator_inputs(
+            tf.TensorSpec((1, self.latent_dim), tf.float32), labels))
+        a_d = memory.batch_floats(self.discriminator, batch,
+                                  self._discriminator_inputs(image, labels))
+        return a_g + 3 * a_d
 
     def get_config(self):
         config = super().get_config()

@@ -21,6 +21,7 @@ whole flow.
 import contextlib
 import dataclasses
 import json
+import re
 import shutil
 import time
 from typing import Optional, Union
@@ -37,11 +38,14 @@ from gan_tf import distribute
 from gan_tf import export as export_lib
 from gan_tf import fileio
 from gan_tf import interrupt
+from gan_tf import memory
 from gan_tf import precision
 from gan_tf import run_callbacks
 from gan_tf import tasks
 from gan_tf import workdir as workdir_lib
 from gan_tf.data import DatasetUnavailableError
+from gan_tf.data import folder as folder_lib
+from gan_tf.data import images as image_files
 
 ON_DATA_CHANGE = ("refuse", "continue")
 
@@ -166,6 +170,14 @@ def train_and_evaluate(config, workdir, restart=False, verbose=1, extra_callback
                              ) from None
         except interrupt.Interrupted as interrupted:  # wherever it struck: what is saved
             raise _with_saved_step(run, interrupted) from None
+        except tf.errors.InvalidArgumentError as error:
+            if not _decoding(error):
+                raise
+            raise UsageError(_undecodable(run, error)) from None
+        except tf.errors.ResourceExhaustedError as error:  # beyond the estimate's reach
+            raise UsageError(f"training ran out of memory ({_first_line(error)}); start "
+                             "over with a smaller --image_size or --batch_size and "
+                             "--restart (or another --workdir)") from None
         except (OSError, tf.errors.OpError) as error:
             if (isinstance(error, tf.errors.OpError) and distribute.is_multi_worker(run.strategy)
                     and distribute.lost_worker(error)):
@@ -179,6 +191,36 @@ def train_and_evaluate(config, workdir, restart=False, verbose=1, extra_callback
             if not run.chief:
                 shutil.rmtree(run.workdir.path, ignore_errors=True)
     return run.model
+
+
+def _decoding(error):
+    """Whether `error` comes from decoding an image in the input pipeline."""
+    return any(word in (error.message or "") for word in ("DecodeImage", "DecodeJpeg",
+                                                          "DecodePng", "Invalid JPEG data",
+                                                          "Invalid PNG data"))
+
+
+def _undecodable(run, error):
+    """The one-line message of an image that failed to decode in training: for a
+    folder dataset, which files (each decoded once to find them) and the fix."""
+    data_config = run.config.data
+    for name in (data_config.name, data_config.name_b):
+        if not (name or "").startswith(folder_lib.FOLDER_PREFIX):
+            continue
+        scanned = folder_lib.scan_folder(folder_lib.folder_path(name),
+                                         data_config.on_bad_image)
+        bad = folder_lib.undecodable_files(scanned)
+        if bad:
+            total = sum(len(examples) for examples in scanned.splits.values())
+            return image_files.bad_images_message(bad, total, f"folder {scanned.path}")
+    return (f"an image of {data_config.name} does not decode ({_first_line(error)}); "
+            "fix or delete the damaged image file")
+
+
+def _first_line(error):
+    """The first line of `error`'s message without TensorFlow's {{function_node ...}}."""
+    text = re.sub(r"\{\{[^}]*\}\}\s*", "", str(getattr(error, "message", error))).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def _worker_lost_message(run, error):
@@ -242,11 +284,14 @@ def setup(config, workdir):
     if steps_per_epoch < 1:
         raise UsageError(f"{config.data.name} gives fewer than {task.d_steps} batches of "
                          f"{config.data.batch_size}: lower --batch_size")
+    _check_memory(config, task, strategy, dataset, shapes)
     try:
         with strategy.scope():
             model = task.build(shapes, tasks.step_intervals(config.callbacks))
     except ValueError as error:
         raise UsageError(str(error)) from error
+    except tf.errors.ResourceExhaustedError as error:  # beyond the estimate's reach
+        raise UsageError(_too_large(config, shapes, "more memory than is free")) from error
     return Run(config=config, task=task, workdir=own, chief=chief, strategy=strategy,
                model=model, steps_per_epoch=steps_per_epoch, dataset=dataset,
                manager=checkpoint_lib.CheckpointManager(own / "checkpoints",
@@ -254,6 +299,43 @@ def setup(config, workdir):
                # every worker resumes from the chief's checkpoints
                shared_checkpoints=checkpoint_lib.CheckpointManager(
                    workdir_lib.Workdir(workdir) / "checkpoints"))
+
+
+def _check_memory(config, task, strategy, dataset, shapes):
+    """Refuses a config whose training step needs more memory than is free
+    (gan_tf.memory's estimate), before the real models take any of it."""
+    on_gpu = bool(tf.config.list_logical_devices("GPU"))
+    replicas = strategy.num_replicas_in_sync if on_gpu else 1
+    batch = -(-config.data.batch_size // replicas) * task.d_steps  # one device's
+    values = batch * sum(int(np.prod(shape)) for key, shape in shapes.items()
+                         if key.startswith("image_shape"))
+    if values < memory.ESTIMATE_FROM:  # small enough not to spend the estimate's time
+        return
+    free = memory.free_bytes(on_gpu)
+    if free is None:
+        return
+    element_spec = tf.nest.map_structure(
+        lambda spec: tf.TensorSpec((batch, *spec.shape[1:]), spec.dtype),
+        dataset.element_spec)
+    # Without EMA: its copy of the generator is made from the weights' values, which a
+    # graph's variables do not have; it is counted as the generator's weights again.
+    estimate_task = tasks.for_config(configs.override(config, **{"model.ema_decay": None}))
+    with tf.Graph().as_default():
+        model = estimate_task.build(shapes)
+        needed = memory.training_bytes(model, element_spec, compute_bytes=tf.as_dtype(
+            keras.mixed_precision.global_policy().compute_dtype).size)
+        if config.model.ema_decay:
+            needed += 4 * memory.variable_floats(model.generator.weights)
+    if needed > free:
+        raise UsageError(_too_large(config, shapes, f"about {memory.describe(needed)} of "
+                                    f"memory but {memory.describe(free)} is free"))
+
+
+def _too_large(config, shapes, what):
+    height, width = shapes["image_shape"][:2]
+    return (f"training on {height}x{width} images in batches of {config.data.batch_size} "
+            f"needs {what} (the models' weights, their optimizer state and one batch's "
+            "activations); pass a smaller --image_size or --batch_size")
 
 
 # -- Prepare: the workdir, under its lock ----------------------------------------------

@@ -55,7 +55,7 @@ def test_json_round_trip():
     ("[1, 2]", "not a JSON object"),
     ('{"train": 5}', "section 'train' must be a JSON object"),
     ('{"train": {"epoch": 1}}', "unknown train fields"),
-    ('{"data": {"batch_size": "many"}}', "not supported"),
+    ('{"data": {"batch_size": "many"}}', "data.batch_size must be an integer, got 'many'"),
 ])
 def test_from_json_refuses_what_is_not_a_config(text, match):
     with pytest.raises(ValueError, match=match):

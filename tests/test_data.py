@@ -552,6 +552,11 @@ def test_inspect_image_reads_headers_and_end_markers(tmp_path):
                    encoded("RGB", "JPEG")[:20], b"text"):
         with pytest.raises(data.DataFileError):
             data.inspect_image(broken)
+    # A PNG damaged in its middle, complete at both ends: its chunks' CRCs find it.
+    png = bytearray(encoded("RGB", "PNG", (40, 40)))
+    png[len(png) // 2] ^= 0xFF
+    with pytest.raises(data.DataFileError, match="IDAT chunk at byte 33 fails its CRC"):
+        data.inspect_image(bytes(png))
 
 
 def test_mixed_sizes_need_image_size(tmp_path):

@@ -20,11 +20,13 @@ ones call `gan_tf.train.main(argv)` in this process. Faults are real signals and
 (GAN_TF_FAULT), and real or injected ENOSPC.
 """
 
+import gzip
 import hashlib
 import io
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -212,8 +214,8 @@ def copy_of(finished, tmp_path):
 
 @pytest.fixture(scope="module")
 def folders(tmp_path_factory):
-    """Image folders: flat (40 digits-sized images), twelve classes, one cut PNG,
-    mixed sizes, empty."""
+    """Image folders: flat (40 digits-sized images), twelve classes, one cut PNG, one
+    PNG damaged in its middle, mixed sizes, empty."""
     root = tmp_path_factory.mktemp("folders")
     made = {"flat": image_folder(root / "flat", 40),
             "twelve": image_folder(root / "twelve", 48, classes=12),
@@ -224,6 +226,10 @@ def folders(tmp_path_factory):
     buffer = io.BytesIO()
     Image.fromarray(np.full((28, 28), 9, np.uint8)).save(buffer, "PNG")
     (root / "cut" / "cut.png").write_bytes(buffer.getvalue()[:-30])
+    made["middle"] = image_folder(root / "middle", 20)
+    damaged = bytearray((root / "middle" / "img007.png").read_bytes())
+    damaged[len(damaged) // 2] ^= 0xFF  # complete at both ends, damaged inside
+    (root / "middle" / "img007.png").write_bytes(bytes(damaged))
     made["empty"] = str(root / "empty")
     os.makedirs(made["empty"])
     return made
@@ -259,6 +265,8 @@ def reference(tmp_path_factory):
 SETUP_FAILURES = [
     ("unreadable image", ["--dataset=folder:{cut}"], ["cut.png", "--on_bad_image=skip"],
      ["--on_bad_image=skip"]),
+    ("PNG damaged in its middle", ["--dataset=folder:{middle}"],
+     ["img007.png", "fails its CRC", "--on_bad_image=skip"], ["--on_bad_image=skip"]),
     ("mixed image sizes", ["--dataset=folder:{mixed}"], ["different sizes", "--image_size"],
      ["--image_size=28"]),
     ("empty folder", ["--dataset=folder:{empty}"], ["holds no"], None),
@@ -280,6 +288,14 @@ SETUP_FAILURES = [
     ("model and loss conflict", ["--model=infogan"], ["--loss=infogan"], ["--loss=infogan"]),
     ("unknown model argument", ["--set=model.generator.nonsense=1"], ["nonsense"], None),
     ("translation without a second dataset", ["--model=cyclegan"], ["--dataset_b"], None),
+    ("NaN beta_1", ["--set=train.beta_1=nan"], ["beta_1 must be a finite number"],
+     ["--set=train.beta_1=0.5"]),
+    ("beta_1 of 1", ["--set=train.beta_1=1"], ["beta_1 must be >= 0 and < 1"],
+     ["--set=train.beta_1=0.9"]),
+    ("infinite grad_clip_norm", ["--grad_clip_norm=inf"],
+     ["grad_clip_norm must be a finite number"], ["--grad_clip_norm=1"]),
+    ("image size beyond the free memory", ["--image_size=10000"],
+     ["10000x10000", "TiB of memory", "is free", "smaller --image_size"], ["--image_size=28"]),
 ]
 
 
@@ -311,6 +327,68 @@ def test_the_corrected_command_just_works(case, args, says, fix, folders, tmp_pa
     status, err = cli_in_process(capsys, workdir, *_setup_args(args, folders), *fix)
     assert status == 0, err[-3000:]
     assert json.load(open(os.path.join(workdir, "history.json")))["epoch"] == [1, 2]
+
+
+@pytest.mark.slow
+def test_a_run_whose_memory_is_estimated_trains_as_one_that_is_not(tmp_path, capsys,
+                                                                  monkeypatch):
+    """The estimate builds the models once more, in a graph of its own: the run that
+    follows is the same, loss for loss."""
+    from gan_tf import memory
+
+    estimated = []
+    training_bytes = memory.training_bytes
+    monkeypatch.setattr(memory, "training_bytes",
+                        lambda *a, **k: estimated.append(training_bytes(*a, **k)) or
+                        estimated[-1])
+    losses = []
+    for estimate_from in (1, 2**62):  # every batch estimated; none
+        monkeypatch.setattr(memory, "ESTIMATE_FROM", estimate_from)
+        workdir = str(tmp_path / f"run{estimate_from}")
+        status, err = cli_in_process(capsys, workdir, *QUICK, "--image_size=64",
+                                     "--deterministic", "--seed=1")
+        assert status == 0, err[-3000:]
+        history = json.load(open(os.path.join(workdir, "history.json")))
+        losses.append({key: values for key, values in history.items()
+                       if key.endswith("loss")})
+    assert len(estimated) == 1 and 0 < estimated[0] < memory.free_bytes()
+    assert losses[0] == losses[1] and losses[0]
+
+
+def test_out_of_memory_in_training_says_how_to_start_over(tmp_path, capsys, monkeypatch):
+    """An out-of-memory error the estimate did not foresee, in training (after the
+    workdir was written): one line whose advice works in the same workdir."""
+    import tensorflow as tf
+
+    from gan_tf import trainer
+
+    def out_of_memory(*args, **kwargs):
+        raise tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor")
+
+    workdir = str(tmp_path / "run")
+    with monkeypatch.context() as patched:
+        patched.setattr(trainer, "train", out_of_memory)
+        status, err = cli_in_process(capsys, workdir, *QUICK, "--image_size=32")
+    assert status == 2
+    one_line_error(err, "ran out of memory", "OOM when allocating", "--restart")
+    assert os.path.exists(os.path.join(workdir, "config.json"))
+    status, err = cli_in_process(capsys, workdir, *QUICK, "--image_size=28", "--restart")
+    assert status == 0, err[-3000:]
+
+
+def test_a_config_json_with_a_string_for_an_integer(tmp_path, capsys):
+    """"epochs": "2" is named with the field and the type it needs, before any work."""
+    from gan_tf import configs
+
+    recorded = json.loads(configs.quick(configs.get("default")).to_json())
+    recorded["train"]["epochs"] = "2"
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(recorded))
+    workdir = str(tmp_path / "run")
+    status, err = cli_in_process(capsys, workdir, f"--config={path}")
+    assert status == 2
+    one_line_error(err, str(path), "train.epochs must be an integer, got '2'")
+    assert not os.path.exists(workdir)
 
 
 def test_a_finished_run_asked_for_fewer_epochs_changes_nothing(copy_of, capsys, caplog):
@@ -834,6 +912,24 @@ def _evaluate(capsys, *args):
     return status, capsys.readouterr().err
 
 
+def _foreign_saved_model(path):
+    """Replaces the export at `path` by a SavedModel of another program (a tf.Module
+    without `serve`), keeping gan_tf's metadata file beside it."""
+    import tensorflow as tf
+
+    from gan_tf.export import EXPORT_METADATA
+
+    metadata = open(os.path.join(path, EXPORT_METADATA)).read()
+    shutil.rmtree(path)
+    module = tf.Module()
+    module.scale = tf.Variable(2.0)
+    module.double = tf.function(lambda x: x * module.scale,
+                                input_signature=[tf.TensorSpec(None, tf.float32)])
+    tf.saved_model.save(module, path)
+    with open(os.path.join(path, EXPORT_METADATA), "w") as f:
+        f.write(metadata)
+
+
 # (case, file of the workdir, damage, evaluate's arguments, what the one line names)
 EVALUATE_READERS = [
     ("variables truncated", "generator/variables/variables.data-00000-of-00001",
@@ -854,6 +950,14 @@ EVALUATE_READERS = [
      ["--generator={workdir}/generator"], ["is not an exported generator"]),
     ("config.json damaged", "config.json", _content(b"{"), ["--workdir={workdir}"],
      ["{path}", "--dataset"]),
+    ("--kid_subsets=0", "notes.txt", _content(b"mine"),
+     ["--workdir={workdir}", "--kid_subsets=0"], ["--kid_subsets must be >= 1"]),
+    ("--seed=-1", "notes.txt", _content(b"mine"),
+     ["--workdir={workdir}", "--seed=-1"], ["--seed must be >= 0"]),
+    ("--tsne_points=-1", "notes.txt", _content(b"mine"),
+     ["--workdir={workdir}", "--tsne_points=-1"], ["--tsne_points must be >= 0"]),
+    ("a foreign SavedModel", "generator", _foreign_saved_model,
+     ["--generator={workdir}/generator"], ["{path}", "serve function", "export_generator"]),
     ("--output is a file", "notes.txt", _content(b"mine"),
      ["--workdir={workdir}", "--output={path}"], ["{path}", "is a file"]),
     ("--output below a file", "notes.txt", _content(b"mine"),
@@ -873,6 +977,27 @@ def test_evaluate_explains_a_damaged_input_before_any_work(case, name, damage, a
     assert status == 2
     one_line_error(err, *(n.format(workdir=workdir, path=path) for n in says))
     assert snapshot(workdir) == before  # no metrics.json, no report.md
+
+
+def test_evaluate_inception_weights_of_another_model(copy_of, tmp_path, capsys, recwarn):
+    """One short line naming the file and the fix (not Keras' tens of KB, nor a warning
+    per layer), before any work; the other extractor it suggests then just works."""
+    from gan_tf.metrics import features
+
+    weights = os.path.join(os.path.dirname(os.path.dirname(features.__file__)), "assets",
+                           "classifier_mnist.weights.h5")
+    workdir, output = copy_of(), str(tmp_path / "eval")
+    status, err = _evaluate(capsys, f"--workdir={workdir}", f"--output={output}",
+                            "--extractor=inception", f"--inception_weights={weights}")
+    assert status == 2
+    assert len(one_line_error(err, weights, "does not hold InceptionV3 weights",
+                              "--extractor=classifier")) < 1000
+    assert len(err) < 5000, err[:5000]
+    assert not [w for w in recwarn if "Skipping" in str(w.message)], len(recwarn)
+    assert not os.path.exists(output)
+    status, err = _evaluate(capsys, f"--workdir={workdir}", f"--output={output}",
+                            "--extractor=classifier")
+    assert status == 0, err[-3000:]
 
 
 def test_evaluate_needs_no_lock(copy_of, tmp_path, capsys):
@@ -964,6 +1089,104 @@ DATA_READERS = [
     ("prepared shard truncated", _damage_prepared("shard", _truncate),
      ["truncated or corrupt", "delete"]),
 ]
+
+
+def _flip_bytes(path):
+    """Eight bytes in the middle of `path` inverted; its size unchanged."""
+    with open(path, "r+b") as f:
+        f.seek(os.path.getsize(path) // 2)
+        middle = f.read(8)
+        f.seek(-len(middle), os.SEEK_CUR)
+        f.write(bytes(b ^ 0xFF for b in middle))
+
+
+def test_a_prepared_tfrecord_with_flipped_bytes(tmp_path, capsys):
+    """Bytes changed in place (the size is right) fail the records' CRCs: named before
+    any write, with the fix, which then just works."""
+    args, damaged = _damage_prepared("shard", _flip_bytes)(str(tmp_path / "data"))
+    workdir = str(tmp_path / "run")
+    status, err = cli_in_process(capsys, workdir, *QUICK, *args)
+    assert status == 2
+    line = one_line_error(err, damaged, "corrupt", "corrupted record at")
+    assert not os.path.exists(workdir)
+    shutil.rmtree(re.search(r"; delete (\S+);", line).group(1))  # as the line says
+    status, err = cli_in_process(capsys, workdir, *QUICK, *args)
+    assert status == 0, err[-3000:]
+
+
+def _jpeg_folder(root, num, damaged=()):
+    """`num` JPEGs; those numbered in `damaged` with a bad length in their scan header
+    (complete at both ends: the scan's cheap check passes, decoding fails)."""
+    os.makedirs(root, exist_ok=True)
+    for i in range(num):
+        buffer = io.BytesIO()
+        Image.fromarray(np.random.default_rng(i).integers(0, 256, (28, 28), np.uint8)
+                        ).save(buffer, "JPEG")
+        encoded = buffer.getvalue()
+        if i in damaged:
+            scan = encoded.index(b"\xff\xda")
+            encoded = encoded[:scan + 4] + b"\x09" + encoded[scan + 5:]
+        with open(os.path.join(root, f"img{i:03d}.jpg"), "wb") as f:
+            f.write(encoded)
+    return str(root)
+
+
+def test_a_jpeg_damaged_in_its_middle(tmp_path, capsys):
+    """Found only when decoded in training: one line naming the file and
+    --on_bad_image=skip, which goes on in the same workdir (a flag that only changes
+    how data is read may change on resume)."""
+    images = _jpeg_folder(tmp_path / "images", 40, damaged=(7,))
+    workdir = str(tmp_path / "run")
+    args = [*QUICK, f"--dataset=folder:{images}", "--batch_size=8"]
+    status, err = cli_in_process(capsys, workdir, *args)
+    assert status == 2
+    one_line_error(err, "img007.jpg", "--on_bad_image=skip")
+    status, err = cli_in_process(capsys, workdir, *args, "--on_bad_image=skip")
+    assert status == 0, err[-3000:]
+    assert json.load(open(os.path.join(workdir, "history.json")))["epoch"] == [1, 2]
+
+
+def test_a_dataset_prepared_from_another_manual_dir(tmp_path, capsys):
+    """A copy prepared from --manual_dir=A is not used for --manual_dir=B, nor after
+    A's files changed: one line naming the difference and the fixes, which work."""
+    from gan_tf.data import prepared
+
+    folder_a = _idx_folder(str(tmp_path / "a"))
+    folder_b = str(tmp_path / "b")
+    shutil.copytree(folder_a, folder_b)
+    with gzip.open(os.path.join(folder_b, "train-labels-idx1-ubyte.gz"), "rb") as f:
+        labels = bytearray(f.read())
+    labels[-1] = (labels[-1] + 1) % 10  # other data of the same size
+    with gzip.open(os.path.join(folder_b, "train-labels-idx1-ubyte.gz"), "wb") as f:
+        f.write(bytes(labels))
+    data_dir = str(tmp_path / "tfds")
+    args = [*QUICK, "--dataset=mnist", "--batch_size=4", f"--data_dir={data_dir}"]
+    assert cli_in_process(capsys, str(tmp_path / "run_a"), *args,
+                          f"--manual_dir={folder_a}")[0] == 0
+    copy = os.path.join(data_dir, "mnist_idx", "mnist", "1.0.0")
+    assert json.load(open(os.path.join(copy, prepared.SOURCE_FILE)))["manual_dir"] == \
+        folder_a
+    for changed in ("another folder", "changed files"):
+        manual = folder_b
+        if changed == "changed files":
+            manual = folder_a
+            os.utime(os.path.join(folder_a, "t10k-images-idx3-ubyte.gz"),
+                     ns=(0, 10**18))
+        workdir = str(tmp_path / "run_b")
+        status, err = cli_in_process(capsys, workdir, *args, f"--manual_dir={manual}")
+        assert status == 2
+        line = one_line_error(err, copy, manual, "--data_dir")
+        assert ("not " + manual if changed == "another folder" else "changed") in line
+        assert not os.path.exists(workdir)
+    # The fixes: another --data_dir keeps both; deleting the copy prepares it again.
+    status, err = cli_in_process(capsys, str(tmp_path / "run_b"), *args[:-1],
+                                 f"--data_dir={tmp_path / 'tfds_b'}",
+                                 f"--manual_dir={folder_b}")
+    assert status == 0, err[-3000:]
+    shutil.rmtree(copy)
+    status, err = cli_in_process(capsys, str(tmp_path / "run_a2"), *args,
+                                 f"--manual_dir={folder_a}")
+    assert status == 0, err[-3000:]
 
 
 @pytest.mark.parametrize("case, make, says", DATA_READERS, ids=[c[0] for c in DATA_READERS])
@@ -1395,6 +1618,32 @@ def test_nothing_is_left_in_tmpdir(case, args, fault, status, folders, tmp_path)
     found, err = Run(str(tmp_path / "run"), *(a.format(**folders) for a in args),
                      fault=fault, tmpdir=tmpdir, base=QUICK).wait()
     assert found == status, err[-3000:]
+    assert os.listdir(tmpdir) == []
+
+
+@pytest.mark.slow
+def test_evaluate_leaves_nothing_in_tmpdir_also_when_killed(copy_of, tmp_path):
+    """TensorFlow's autograph files of `python -m gan_tf.evaluate` go to a folder of
+    its own: deleted when it ends, and after a kill -9 by the next run."""
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    env = {**os.environ, "TMPDIR": str(tmpdir), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    command = [sys.executable, "-m", "gan_tf.evaluate", f"--workdir={copy_of()}",
+               "--num_samples=200", "--num_real=200", "--kid_subsets=2",
+               f"--output={tmp_path / 'eval'}"]
+
+    def autograph_files():
+        return [name for root, _, files in os.walk(tmpdir) for name in files
+                if name.startswith("__autograph_generated_file")]
+
+    killed = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    assert wait_for(autograph_files, types.SimpleNamespace(process=killed), timeout=600)
+    killed.kill()
+    killed.wait()
+    assert autograph_files()  # what the kill left
+    done = subprocess.run(command, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
     assert os.listdir(tmpdir) == []
 
 

@@ -4,7 +4,8 @@ A config is a frozen tree of four sections (`Config`: `DataConfig`, `ModelConfig
 `TrainConfig`, `CallbacksConfig`). Each field says what it is in its metadata: "help"
 (the command line's help text), "flag" (its short command-line flag, if any),
 "resumable" (a run may be resumed with another value), and the rule its value obeys
-("min", "gt", "lt", "max", "choices", "words"), checked when a section is made.
+("min", "gt", "lt", "max", "choices", "words"), checked when a section is made, with
+the field's type and that its numbers are finite (no NaN or inf).
 
 The choice lists below are the one place their values are written: the runtime
 modules that act on them (gan_tf.precision, distribute, callbacks, tasks, gan,
@@ -20,6 +21,8 @@ data) read them from here.
 
 import dataclasses
 import json
+import math
+import numbers
 import typing
 from typing import Optional
 
@@ -50,12 +53,20 @@ def _field(default, help_text, flag=None, resumable=False, factory=None, **rule)
 
 
 class _Checked:
-    """Checks every field's rule ("min", "gt", "choices") when a section is made."""
+    """Checks every field's type, that its numbers are finite, and its rule ("min",
+    "gt", "lt", "max", "choices") when a section is made."""
 
     def __post_init__(self):
+        hints = typing.get_type_hints(type(self))
+        section = next((name for name, kind in SECTIONS.items() if kind is type(self)),
+                       type(self).__name__)
         for field in dataclasses.fields(self):
             value, rule = getattr(self, field.name), field.metadata
-            if value is None or value in rule.get("words", ()):
+            if value in rule.get("words", ()) and isinstance(value, str):
+                continue
+            _check_type(f"{section}.{field.name}", value, hints[field.name])
+            _check_finite(rule.get("flag") or f"{section}.{field.name}", value)
+            if value is None:
                 continue
             if "words" in rule and (isinstance(value, bool) or not isinstance(value, int)):
                 flag = rule.get("flag") or field.name
@@ -68,6 +79,53 @@ class _Checked:
             if bad:
                 flag = rule.get("flag") or field.name
                 raise ValueError(f"{flag} must be {_rule_text(rule)}, got {value!r}")
+
+
+_TYPE_NAMES = {int: "an integer", float: "a number", bool: "true or false",
+               str: "a string", dict: "a JSON object", tuple: "a list"}
+
+
+def _accepts(value, hint):
+    """Whether `value` is of type `hint` (int, float, bool, str, dict, tuple, Optional
+    or Union of them); an integer is a float too (numpy's included), a bool is not
+    a number."""
+    if typing.get_origin(hint) is typing.Union:
+        return any(_accepts(value, kind) for kind in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if hint is dict:
+        return value is None or isinstance(value, dict)  # None: the empty default
+    if hint is float:
+        return isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    return isinstance(value, typing.get_origin(hint) or hint)
+
+
+def _check_type(dotted, value, hint):
+    """Raises ValueError naming the field unless `value` is of type `hint` (a config
+    file's "epochs": "2")."""
+    if _accepts(value, hint):
+        return
+    kinds = [kind for kind in typing.get_args(hint) if kind is not type(None)] or [hint]
+    wanted = " or ".join(_TYPE_NAMES.get(kind, getattr(kind, "__name__", str(kind)))
+                         for kind in kinds)
+    if type(None) in typing.get_args(hint):
+        wanted += " or null"
+    raise ValueError(f"{dotted} must be {wanted}, got {value!r}")
+
+
+def _check_finite(name, value):
+    """Raises ValueError when `value`, or a number inside it, is NaN or infinite."""
+    if (isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral)
+            and not math.isfinite(value)):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_finite(f"{name}.{key}", item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            _check_finite(name, item)
 
 
 def _rule_text(rule):
@@ -102,7 +160,7 @@ class DataConfig(_Checked):
                                        "offline use (MNIST/Fashion-MNIST IDX files, "
                                        "CelebA's aligned images).", flag="manual_dir")
     on_bad_image: str = _field("fail", "Unreadable image files in a folder or CelebA: "
-                               "fail or skip.", flag="on_bad_image",
+                               "fail or skip.", flag="on_bad_image", resumable=True,
                                choices=ON_BAD_IMAGE)
 
 
@@ -145,8 +203,8 @@ class TrainConfig(_Checked):
                                             flag="train_minutes", resumable=True, gt=0)
     g_lr: float = _field(2e-4, "Generator learning rate.", flag="g_lr", gt=0)
     d_lr: float = _field(2e-4, "Discriminator learning rate.", flag="d_lr", gt=0)
-    beta_1: float = _field(0.5, "Adam beta_1 of both optimizers.", min=0, max=1)
-    beta_2: float = _field(0.999, "Adam beta_2 of both optimizers.", min=0, max=1)
+    beta_1: float = _field(0.5, "Adam beta_1 of both optimizers.", min=0, lt=1)
+    beta_2: float = _field(0.999, "Adam beta_2 of both optimizers.", min=0, lt=1)
     loss: str = _field("non_saturating", "Adversarial loss (gan_tf.losses).", flag="loss")
     loss_kwargs: dict = _field(None, "Arguments of the loss (JSON), e.g. "
                                "{\"d_steps\": 5}.", factory=dict)

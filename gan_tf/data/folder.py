@@ -195,6 +195,25 @@ def scan_folder(path, on_bad_image="fail"):
     return ScannedFolder(path, class_names, splits, dict(shapes), len(bad))
 
 
+def undecodable_files(scanned):
+    """[(file, reason)] of the scanned folder's files that TensorFlow cannot decode,
+    each decoded once (in threads): what explains a decoding error in training, where
+    TensorFlow's message names no file (a JPEG damaged in its middle passes the scan's
+    cheap check)."""
+    files = sorted(f for examples in scanned.splits.values() for f, _ in examples)
+
+    def decode(file):
+        try:
+            with open(file, "rb") as f:
+                image_files.decode_with_tensorflow(f.read())
+            return None
+        except (DataFileError, OSError) as error:
+            return file, str(error)
+
+    with concurrent.futures.ThreadPoolExecutor(min(8, os.cpu_count() or 1)) as pool:
+        return [found for found in pool.map(decode, files) if found]
+
+
 def check_folder_split(name, split_names, split):
     """Raises ValueError unless `split` is one of the folder's `split_names` (no slicing
     for folders)."""

@@ -3,15 +3,18 @@ will not (`on_bad_image`).
 
 `inspect_image` reads a PNG's or JPEG's header (size, channels) and its last bytes (the
 end marker a truncated file lacks) without decoding pixels: tens of microseconds a file.
-Files whose end marker is missing, and files of other formats under an image name, are
-decoded once with TensorFlow's own decoder, the one the pipeline uses, so what passes
-the check decodes in training. A file damaged in the middle but complete at both ends
-passes; the pipeline meets it when decoding (see `load`'s `on_bad_image`).
+A PNG's chunks are checked against their CRCs too, so a PNG damaged in the middle is
+found as well. Files whose end marker is missing, and files of other formats under an
+image name, are decoded once with TensorFlow's own decoder, the one the pipeline uses,
+so what passes the check decodes in training. A JPEG damaged in the middle but
+complete at both ends passes (JPEG has no checksum); the pipeline meets it when
+decoding (see `load`'s `on_bad_image`).
 """
 
 import io
 import re
 import struct
+import zlib
 
 from absl import logging
 import tensorflow as tf
@@ -46,6 +49,31 @@ def _png_header(head):
     return height, width, _PNG_CHANNELS[colour_type]
 
 
+def _check_png_chunks(f, size):
+    """Raises DataFileError unless every chunk of the PNG `f` (of `size` bytes) lies
+    within the file and matches its CRC-32, up to IEND: bytes damaged anywhere in a
+    PNG (its pixels included) are found without decoding them (zlib's CRC costs
+    little beside reading the file)."""
+    f.seek(len(_PNG_SIGNATURE))
+    while True:
+        offset = f.tell()
+        header = f.read(8)
+        if len(header) < 8:
+            raise DataFileError(f"a PNG whose chunks end at byte {offset} before IEND")
+        length, kind = struct.unpack(">I4s", header)
+        if offset + 12 + length > size:
+            raise DataFileError(f"a PNG whose chunk at byte {offset} runs past the "
+                                "file's end: corrupt")
+        body = f.read(length)
+        (crc,) = struct.unpack(">I", f.read(4))
+        if zlib.crc32(body, zlib.crc32(kind)) != crc:
+            name = kind.decode("latin-1") if kind.isalpha() else "?"
+            raise DataFileError(f"a PNG whose {name} chunk at byte {offset} fails its "
+                                "CRC: corrupt")
+        if kind == b"IEND":
+            return
+
+
 def _jpeg_header(f):
     """(height, width, channels) from the JPEG's frame header; `f` is past SOI."""
     while True:
@@ -73,7 +101,7 @@ def _jpeg_header(f):
         f.seek(length - 2, io.SEEK_CUR)
 
 
-def _decode_with_tensorflow(encoded):
+def decode_with_tensorflow(encoded):
     """(height, width, 3) of an image TensorFlow decodes as RGB; DataFileError if not."""
     try:
         shape = tf.io.decode_image(encoded, channels=3, expand_animations=False).shape
@@ -90,7 +118,7 @@ def inspect_image(source):
     """Checks that an image file decodes and returns its shape, without decoding pixels
     where its header and end marker suffice.
 
-    PNG: the IHDR header and a final IEND chunk. JPEG: the frame header and a final EOI
+    PNG: the IHDR header, a final IEND chunk and every chunk's CRC. JPEG: the frame header and a final EOI
     marker. A file lacking its end marker, or of another format (GIF, BMP, WebP under a
     .png/.jpg name), is decoded once by `tf.io.decode_image`, so every file that passes
     decodes in the pipeline. Other formats decode as RGB only, so they count as colour.
@@ -127,9 +155,11 @@ def inspect_image(source):
             raise DataFileError(f"an image of size {shape[1]}x{shape[0]}")
         source.seek(max(0, size - len(end)))
         if source.read() == end:
+            if end == _PNG_END:
+                _check_png_chunks(source, size)
             return shape
     source.seek(0)
-    decoded = _decode_with_tensorflow(source.read())
+    decoded = decode_with_tensorflow(source.read())
     return shape or decoded  # trailing bytes after the end marker: fine once decoded
 
 

@@ -3,15 +3,17 @@ one line before any training instead of with tfds' or TensorFlow's errors mid-ep
 
 A prepared copy is DATA_DIR/NAME[/CONFIG]/VERSION/ with `dataset_info.json`,
 `features.json` and the examples in TFRecord shards. Two things go wrong in practice:
-a JSON file that is not JSON (an interrupted copy, an editor), and a shard shorter than
-recorded (a copy or download that stopped early), which TensorFlow only reports as
-"truncated record" when an epoch reaches it.
+a JSON file that is not JSON (an interrupted copy, an editor), a shard shorter than
+recorded (a copy or download that stopped early) and a shard of the right size with
+bytes changed (a failing disk or copy), which TensorFlow only reports as "truncated
+record" or "corrupted record" when an epoch reaches it.
 """
 
 import contextlib
 import glob
 import json
 import os
+import re
 import shutil
 import struct
 import tempfile
@@ -60,6 +62,59 @@ def remove_orphans(prefix, root=None):
             shutil.rmtree(os.path.join(root, name), ignore_errors=True)
             removed.append(name)
     return removed
+
+
+SOURCE_FILE = "gan_tf_source.json"  # in a copy prepared from a manual dir: what from
+
+
+def source_files(manual_dir):
+    """{relative path: [size, mtime_ns]} of every file under `manual_dir`."""
+    found = {}
+    for root, _, files in os.walk(manual_dir):
+        for name in files:
+            path = os.path.join(root, name)
+            stat = os.stat(path)
+            found[os.path.relpath(path, manual_dir)] = [stat.st_size, stat.st_mtime_ns]
+    return found
+
+
+def record_source(copy_folder, manual_dir):
+    """Writes which folder, and which files of it (sizes and modification times), the
+    copy in `copy_folder` was prepared from (SOURCE_FILE, atomically)."""
+    record = {"manual_dir": os.path.abspath(manual_dir),
+              "files": source_files(manual_dir)}
+    fileio.write_atomic(os.path.join(copy_folder, SOURCE_FILE),
+                        json.dumps(record, indent=1, sort_keys=True))
+
+
+def source_changes(copy_folder, manual_dir):
+    """How `manual_dir` differs from the source recorded in `copy_folder`: a short
+    text ("prepared from /a, not /b", "3 files changed, e.g. x: 40 -> 56 bytes"),
+    None when it is the same, "" when nothing was recorded (an older copy)."""
+    try:
+        with open(os.path.join(copy_folder, SOURCE_FILE), encoding="utf-8") as f:
+            record = json.load(f)
+        recorded_dir, recorded = record["manual_dir"], record["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""
+    if os.path.abspath(manual_dir) != recorded_dir:
+        return f"it was prepared from {recorded_dir}, not {os.path.abspath(manual_dir)}"
+    now = source_files(manual_dir)
+    changed = sorted(set(now) ^ set(recorded) | {
+        name for name in set(now) & set(recorded) if list(now[name]) != list(recorded[name])})
+    if not changed:
+        return None
+    name = changed[0]
+    if name not in now:
+        example = f"{name} is gone"
+    elif name not in recorded:
+        example = f"{name} is new"
+    elif now[name][0] != recorded[name][0]:
+        example = f"{name}: {recorded[name][0]:,} -> {now[name][0]:,} bytes"
+    else:
+        example = f"{name} was modified"
+    return (f"{len(changed)} of the files of {recorded_dir} changed since it was prepared "
+            f"(e.g. {example})")
 
 
 def _unreadable_json(folder):
@@ -134,7 +189,9 @@ def _check_shards(split_info, fix, folder):
                             f"{fix(folder)}")
     recorded = split_info.num_bytes + _RECORD_OVERHEAD * split_info.num_examples
     if sum(os.path.getsize(p) for p in paths) == recorded:
-        return  # the sizes written when it was prepared: the cheap, usual case
+        for path in paths:  # the sizes written when it was prepared; and the content?
+            _check_checksums(path, fix, folder)
+        return
     for path, length in zip(paths, split_info.shard_lengths):
         count, complete = count_records(path)
         if count != length or not complete:
@@ -144,12 +201,30 @@ def _check_shards(split_info, fix, folder):
                 f"written; {fix(folder)}")
 
 
+def _check_checksums(path, fix, folder):
+    """Reads every record of the TFRecord file `path`, which checks each one's CRCs
+    (in TensorFlow's C++ reader: the cost of reading the file once), so that a flipped
+    byte is named before training rather than as a DataLossError when an epoch reaches
+    it."""
+    import tensorflow as tf
+
+    try:
+        tf.data.TFRecordDataset(path, buffer_size=2**22).reduce(
+            tf.constant(0, tf.int64), lambda count, _: count + 1)
+    except tf.errors.DataLossError as error:
+        found = re.search(r"corrupted record at \d+", error.message or "")
+        raise DataFileError(f"{path} of a prepared copy is corrupt ("
+                            f"{found.group(0) if found else 'a record fails its checksum'}"
+                            f", though of the right size); {fix(folder)}") from None
+
+
 def check_prepared(dataset_builder, fix):
     """Raises DataFileError when a shard of a prepared copy is missing or truncated.
 
-    Cheap: compares the shards' total size per split with the one recorded when the
-    copy was made (stat calls only); only when they differ does it walk the record
-    lengths of each shard to name the broken one.
+    Compares the shards' total size per split with the one recorded when the copy was
+    made (stat calls); when they differ it walks the record lengths of each shard to
+    name the broken one, and when they agree it reads the records, whose checksums
+    find bytes that changed in place.
 
     Args:
         dataset_builder: a prepared tfds builder.

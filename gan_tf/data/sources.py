@@ -26,6 +26,7 @@ from gan_tf.data import idx
 from gan_tf.data import images as image_files
 from gan_tf.data import prepared
 from gan_tf.data import registry
+from gan_tf.data.errors import DataFileError
 from gan_tf.data.errors import DatasetUnavailableError
 
 _DOWNLOAD_HOST = "storage.googleapis.com"
@@ -125,15 +126,27 @@ def unavailable_message(name, data_dir, reason="cannot be downloaded (no network
 
 
 def _prepare_manual(name, dataset_builder, manual_dir):
+    """`dataset_builder` prepared from the original files in `manual_dir`: a copy
+    prepared before is used only when it was prepared from the same folder and its
+    files are unchanged (their sizes and modification times, recorded in the copy);
+    otherwise DataFileError names the difference and the fix."""
+    copy = os.fspath(dataset_builder.data_dir)
     if dataset_builder.is_prepared():
-        logging.info("using %s, prepared before (delete it to prepare again from %s)",
-                     dataset_builder.data_dir, manual_dir)
+        changes = prepared.source_changes(copy, manual_dir)
+        if changes:
+            raise DataFileError(
+                f"the copy of {name} prepared in {copy} is not of --manual_dir="
+                f"{manual_dir}: {changes}; delete {copy} to prepare it again from "
+                f"{manual_dir}, or pass another --data_dir to keep both")
+        if changes == "":
+            logging.warning("using %s, prepared before from files it did not record; "
+                            "delete it to prepare it again from %s", copy, manual_dir)
         return dataset_builder
     manual_files(name, manual_dir)  # a clear message before tfds starts
-    logging.info("preparing %s from %s into %s", dataset_builder.name, manual_dir,
-                 dataset_builder.data_dir)
+    logging.info("preparing %s from %s into %s", dataset_builder.name, manual_dir, copy)
     dataset_builder.download_and_prepare(
         download_config=tfds.download.DownloadConfig(manual_dir=manual_dir))
+    prepared.record_source(copy, manual_dir)
     return dataset_builder
 
 

@@ -41,4 +41,5 @@ from gan_tf.metrics.features import ClassifierExtractor
 from gan_tf.metrics.features import Features
 from gan_tf.metrics.features import get_extractor
 from gan_tf.metrics.features import InceptionExtractor
+from gan_tf.metrics.features import WeightsMismatchError
 from gan_tf.metrics.features import WeightsNotFoundError

@@ -24,6 +24,7 @@ Every extractor has `extract(images) -> Features(features, probabilities)`, wher
 import collections
 import json
 import os
+import warnings
 
 from absl import logging
 import keras
@@ -57,6 +58,11 @@ probabilities: numpy float32 (N, classes), softmax outputs (rows sum to 1) for t
 
 class WeightsNotFoundError(FileNotFoundError):
     """An extractor's weights file is missing; the message says how to get one."""
+
+
+class WeightsMismatchError(ValueError):
+    """An extractor's weights file holds another model's weights (or is no weights
+    file); the message names it and says which file to pass."""
 
 
 @keras.saving.register_keras_serializable(package="gan_tf.metrics")
@@ -231,6 +237,27 @@ def _inception_message(weights_path):
             f"can use the bundled classifier instead (--extractor=classifier).")
 
 
+def _load_inception_weights(model, weights_path):
+    """`model.load_weights(weights_path)`; WeightsMismatchError in one line when the
+    file is not InceptionV3's (Keras' own message lists every layer: tens of KB, and
+    it warns once per layer it skips: shown only when the file loads)."""
+    try:
+        with warnings.catch_warnings(record=True) as warned:
+            warnings.simplefilter("always")
+            model.load_weights(weights_path)
+        for warning in warned:
+            warnings.warn_explicit(warning.message, warning.category, warning.filename,
+                                   warning.lineno)
+    except Exception as error:  # noqa: BLE001 - ValueError, OSError, KeyError of h5py
+        raise WeightsMismatchError(
+            f"{weights_path} does not hold InceptionV3 weights ({type(error).__name__} "
+            f"loading it into keras.applications.InceptionV3, with and without its "
+            f"classification top); pass --inception_weights= the Keras ImageNet weights "
+            f"{INCEPTION_WEIGHTS_FILE} (or {INCEPTION_WEIGHTS_NOTOP_FILE}) from "
+            f"{INCEPTION_WEIGHTS_URL}, or measure MNIST-like data with the bundled "
+            f"classifier (--extractor=classifier)") from None
+
+
 class InceptionExtractor:
     """InceptionV3 (`keras.applications`) features from a user-supplied weights file.
 
@@ -252,6 +279,7 @@ class InceptionExtractor:
 
     Raises:
         WeightsNotFoundError: `weights_path` is None or does not exist.
+        WeightsMismatchError: the file does not hold InceptionV3 weights.
     """
 
     def __init__(self, weights_path, batch_size=50):
@@ -261,16 +289,16 @@ class InceptionExtractor:
         self.batch_size = int(batch_size)
         try:
             model = keras.applications.InceptionV3(weights=None, include_top=True)
-            model.load_weights(weights_path)
+            _load_inception_weights(model, weights_path)
             pool = model.get_layer("avg_pool").output
             self.model = keras.Model(model.input, [pool, model.output])
             self.num_classes = 1000
-        except ValueError:  # a file without the classification top
-            logging.info("%s has no classification top: features only", weights_path)
+        except WeightsMismatchError:  # a file without the classification top?
             model = keras.applications.InceptionV3(
                 weights=None, include_top=False, pooling="avg",
                 input_shape=(INCEPTION_SIZE, INCEPTION_SIZE, 3))
-            model.load_weights(weights_path)
+            _load_inception_weights(model, weights_path)
+            logging.info("%s has no classification top: features only", weights_path)
             self.model = model
             self.num_classes = None
         self.feature_dim = 2048
