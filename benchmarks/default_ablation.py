@@ -7,7 +7,7 @@ CPU-time budget, scored like benchmarks/quality_per_minute.py.
         --extra='wide={"model.generator": {"base_channels": 48}}'
 
 A variant is the `default` preset with some config fields replaced (VARIANTS, or
---extra NAME=JSON). Each run is a fresh process through `gan_tf.train.
+--extra NAME=JSON). Each run is a fresh process through `gan_tf.trainer.
 train_and_evaluate` (what `python -m gan_tf.train` calls), budgeted in CPU time of its
 process (--cpu_minutes x --cores CPU-seconds, start-up excluded) so that other jobs on
 a shared machine slow a run down without changing what it trains; the runs alternate
