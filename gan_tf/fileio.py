@@ -19,7 +19,6 @@ folders holding it, in place).
 
 import contextlib
 import errno
-import fnmatch
 import os
 import re
 import shutil
