@@ -321,7 +321,10 @@ def _check_memory(config, task, strategy, dataset, shapes):
     # graph's variables do not have; it is counted as the generator's weights again.
     estimate_task = tasks.for_config(configs.override(config, **{"model.ema_decay": None}))
     with tf.Graph().as_default():
-        model = estimate_task.build(shapes)
+        try:
+            model = estimate_task.build(shapes)
+        except ValueError as error:  # as the real build would say (setup)
+            raise UsageError(str(error)) from error
         needed = memory.training_bytes(model, element_spec, compute_bytes=tf.as_dtype(
             keras.mixed_precision.global_policy().compute_dtype).size)
         if config.model.ema_decay:

@@ -294,8 +294,10 @@ SETUP_FAILURES = [
      ["--set=train.beta_1=0.9"]),
     ("infinite grad_clip_norm", ["--grad_clip_norm=inf"],
      ["grad_clip_norm must be a finite number"], ["--grad_clip_norm=1"]),
-    ("image size beyond the free memory", ["--image_size=10000"],
+    ("image size beyond the free memory", ["--model=mlp", "--image_size=10000"],
      ["10000x10000", "TiB of memory", "is free", "smaller --image_size"], ["--image_size=28"]),
+    ("the default's DCGAN at image size 10000", ["--image_size=10000"],
+     ["dcgan models need an image size", "got 10000"], ["--image_size=28"]),
 ]
 
 
