@@ -284,6 +284,22 @@ def test_fashion_classifier_loads(mnist_test_digits):
     assert extractor.class_names[0] == "T-shirt/top"
 
 
+def test_classifier_extractor_measures_in_float32_after_a_mixed_precision_run(
+        mnist_test_digits):
+    # A training run sets the global policy (trainer.setup); an extractor built after
+    # it in the same process must still give float32 softmax rows that sum to 1.
+    before = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        extractor = metrics.ClassifierExtractor("mnist_sample")
+    finally:
+        keras.mixed_precision.set_global_policy(before)
+    extracted = extractor.extract(mnist_test_digits[0][:50])
+    assert extracted.probabilities.dtype == np.float32
+    np.testing.assert_allclose(extracted.probabilities.sum(axis=1), 1.0, atol=1e-5)
+    assert metrics.inception_score(extracted.probabilities, num_splits=1)[0] > 1.0
+
+
 def test_classifier_extractor_rejects_unknown_data_and_shapes(mnist_extractor):
     with pytest.raises(ValueError, match="no bundled classifier for 'cifar10'"):
         metrics.ClassifierExtractor("cifar10")

@@ -191,8 +191,15 @@ class ClassifierExtractor:
             with open(metadata_path) as f:
                 self.metadata = json.load(f)
         self.name = f"classifier_{family}"
-        self.model = Classifier(**self.metadata.get("config", {}))
-        self.model.build()
+        # The features are measurements: float32 whatever global policy a training run
+        # in this process left behind (a bf16 softmax misses a row sum of 1 by ~1e-2).
+        policy = keras.mixed_precision.global_policy()
+        keras.mixed_precision.set_global_policy("float32")
+        try:
+            self.model = Classifier(**self.metadata.get("config", {}))
+            self.model.build()
+        finally:
+            keras.mixed_precision.set_global_policy(policy)
         self.model.load_weights(weights_path)
         self.batch_size = int(batch_size)
         self.image_shape = self.model.image_shape
