@@ -38,16 +38,13 @@ def _test_images(config):
     return images_a.numpy(), images_b.numpy()
 
 
-def main(workdir, picture=None):
-    config = workdir_lib.read_config_file(os.path.join(workdir, "config.json"))
-    model = tasks.build_model(config)
-    checkpoints = checkpoint.CheckpointManager(os.path.join(workdir, "checkpoints"))
-    state = checkpoints.restore(model)
+def measure(model, config, picture=None):
+    """The report (a dict) of a trained CycleGAN `model` of `config` on the test split
+    of both datasets; with `picture`, also writes the translation grid there."""
     images_a, images_b = _test_images(config)
     fake_b = model.translate(images_a, "a2b")
     fake_a = model.translate(images_b, "b2a")
-    report = {"workdir": workdir, "epoch": state.epoch, "step": state.step,
-              "test_images": len(images_a),
+    report = {"test_images": len(images_a),
               "cycle_error_a": float(np.mean(np.abs(model.translate(fake_b, "b2a")
                                                     - images_a))),
               "cycle_error_b": float(np.mean(np.abs(model.translate(fake_a, "a2b")
@@ -71,12 +68,24 @@ def main(workdir, picture=None):
                 real, extractor.extract(fake_b).features))
             report["fid_untranslated_a_vs_b"] = float(metrics.frechet_distance(
                 real, extractor.extract(images_a).features))
-    print(json.dumps(report, indent=1))
     if picture:
         rows = [images_a[:10], fake_b[:10], model.translate(fake_b[:10], "b2a"),
                 images_b[:10], fake_a[:10], model.translate(fake_a[:10], "a2b")]
         viz.save_image_grid(np.concatenate(rows), picture, columns=10)
+    return report
+
+
+def main(workdir, picture=None):
+    config = workdir_lib.read_config_file(os.path.join(workdir, "config.json"))
+    model = tasks.build_model(config)
+    checkpoints = checkpoint.CheckpointManager(os.path.join(workdir, "checkpoints"))
+    state = checkpoints.restore(model)
+    report = {"workdir": workdir, "epoch": state.epoch, "step": state.step,
+              **measure(model, config, picture)}
+    print(json.dumps(report, indent=1))
+    if picture:
         print(f"wrote {picture}")
+    return report
 
 
 if __name__ == "__main__":

@@ -75,11 +75,14 @@ def latents(latent_dim=tutorial_loops.LATENT_DIM):
         (NUM_SAMPLES, latent_dim)).astype(np.float32)
 
 
-def save_samples(path, images, stats):
-    """Writes images (N, 28, 28, 1) in [-1, 1] as float16 .npy plus a stats .json."""
+def save_samples(path, images, stats, labels=None):
+    """Writes images (N, 28, 28, 1) in [-1, 1] as float16 .npy plus a stats .json (and,
+    for a conditional model, the requested labels as .labels.npy)."""
     import numpy as np
 
     np.save(path + ".npy", np.asarray(images, np.float16))
+    if labels is not None:
+        np.save(path + ".labels.npy", np.asarray(labels, np.int32))
     with open(path + ".json", "w") as f:
         json.dump(stats, f)
 
@@ -101,7 +104,7 @@ def loop_worker(recipe, dataset, budgets_s, clock_kind, out):
     tutorial_loops.train(recipe, images, budgets_s, on_budget, clock_kind)
 
 
-def _budget_callback(budgets_s, clock_kind, on_budget):
+def budget_callback(budgets_s, clock_kind, on_budget):
     import keras
 
     now = tutorial_loops.clock(clock_kind)
@@ -127,9 +130,20 @@ def _budget_callback(budgets_s, clock_kind, on_budget):
     return Budgets()
 
 
+def fixed_latents(gan):
+    """The latents a trained GAN is scored at: `latents()` for N(0, 1) latents without
+    codes, else the model's own layout drawn with SAMPLE_SEED (U(-1, 1), InfoGAN codes)."""
+    if gan.latent_distribution == "normal" and not any(gan.code_layout):
+        return latents(gan.latent_dim)
+    return gan.sample_latents(NUM_SAMPLES, seed=SAMPLE_SEED).numpy()
+
+
 def preset_worker(preset, overrides, dataset, budgets_s, clock_kind, out, seed=0):
     """Trains a preset through `trainer.train_and_evaluate` (what the CLI calls) with
-    training-time budgets on `clock_kind`; samples the model at each budget."""
+    training-time budgets on `clock_kind`; samples the model at each budget (balanced
+    labels for a conditional model)."""
+    import keras
+
     from gan_tf import configs, tasks, trainer
 
     fields = {"train.train_minutes": None, "train.epochs": 10**6, "train.seed": seed,
@@ -141,13 +155,15 @@ def preset_worker(preset, overrides, dataset, budgets_s, clock_kind, out, seed=0
     def on_budget(gan, budget_s, spent):
         steps = gan.train_steps
         stats = {"steps": steps, "images": steps * config.data.batch_size,
-                 "seconds": spent, "clock": clock_kind, "budget_s": budget_s}
-        images = gan.generate(latents=latents(config.model.latent_dim))
-        save_samples(os.path.join(out, f"run_{budget_s:g}"), images, stats)
+                 "seconds": spent, "clock": clock_kind, "budget_s": budget_s,
+                 "precision": keras.mixed_precision.global_policy().name}
+        labels = gan.sample_labels(NUM_SAMPLES)
+        images = gan.generate(latents=fixed_latents(gan), labels=labels)
+        save_samples(os.path.join(out, f"run_{budget_s:g}"), images, stats, labels)
         print(json.dumps({"run": name, **stats}), flush=True)
 
     trainer.train_and_evaluate(config, os.path.join(out, "workdir"), restart=True,
-                               verbose=0, extra_callbacks=[_budget_callback(
+                               verbose=0, extra_callbacks=[budget_callback(
                                    budgets_s, clock_kind, on_budget)])
 
 

@@ -14,6 +14,7 @@ import pytest
 
 from benchmarks import default_ablation
 from benchmarks import gpu_dcgan64
+from benchmarks import leaderboard
 from benchmarks import matmul
 from benchmarks import quality_per_minute
 from benchmarks import records
@@ -197,3 +198,114 @@ def test_benchmarks_are_a_package_without_path_edits_or_import_cycles():
     assert "train_step" in imports and "records" in imports["train_step"]
     assert not [name for name in imports if reaches(name, name)]
 
+
+
+# -- The leaderboard -----------------------------------------------------------------
+
+
+def _leaderboard_args(tmp_path, *extra):
+    return [f"--out={tmp_path / 'out'}", f"--json={tmp_path / 'rows.json'}",
+            f"--doc={tmp_path / 'board.md'}", f"--images={tmp_path / 'images'}", *extra]
+
+
+def test_leaderboard_trains_a_preset_on_a_tiny_budget_and_appends_its_row(tmp_path):
+    (row,) = leaderboard.main(_leaderboard_args(
+        tmp_path, "--presets=tutorial_004", "--datasets=mnist_sample", "--minutes=0.05"))
+    # A CPU budget of 0.05 minutes x 2 cores: 6 CPU-seconds of training, then scored.
+    assert row["benchmark"] == "leaderboard" and row["preset"] == "tutorial_004"
+    assert row["clock"] == "cpu" and row["budget_s"] == 6.0 and row["seconds"] >= 6.0
+    assert row["precision"] == "float32" and row["steps"] > 0 and row["cpu"]
+    for space in ("bundled", "judge"):
+        assert row[space]["fid"] > 0 and sum(row[space]["class_counts"]) == 5000
+    assert (tmp_path / "images" / "tutorial_004_mnist_sample.png").stat().st_size > 0
+    assert records.read(str(tmp_path / "rows.json")) == [row]
+    board = (tmp_path / "board.md").read_text()
+    assert "| tutorial_004 | mnist_sample | float32 | 0.05 min |" in board
+    assert "](images/tutorial_004_mnist_sample.png)" in board
+    with pytest.raises(SystemExit, match="unknown --presets/--datasets tutorial_001"):
+        leaderboard.main(_leaderboard_args(tmp_path, "--presets=tutorial_001"))
+
+
+@pytest.mark.slow  # cgan and cyclegan, 6 CPU-seconds each: about three minutes
+def test_leaderboard_scores_cgan_per_class_and_measures_cyclegan(tmp_path):
+    cgan, cyclegan = leaderboard.main(_leaderboard_args(
+        tmp_path, "--presets=cgan,cyclegan", "--datasets=mnist_sample", "--minutes=0.05"))
+    assert cgan["precision"] == "mixed_bfloat16" or not cgan["avx512_bf16"]
+    assert len(cgan["per_class_accuracy"]) == 10
+    assert all(0 <= share <= 1 for share in cgan["per_class_accuracy"])
+    measured = cyclegan["cyclegan"]
+    assert measured["test_images"] == 997 and measured["mae_untranslated_vs_inverse"] > 1
+    assert cyclegan["precision"] == "float32" and cyclegan["steps"] > 0
+    assert (tmp_path / "images" / "cyclegan_mnist_sample.png").stat().st_size > 0
+
+
+def _board_row(preset, dataset, date, fid=5.0, recall=0.5, smallest=0.08, **extra):
+    space = {"fid": fid, "precision": 0.7, "recall": recall, "min_class_share": smallest,
+             "class_counts": [500] * 10}
+    return {"benchmark": "leaderboard", "date": date, "preset": preset, "dataset": dataset,
+            "minutes": 5.0, "cpu": "AMD EPYC", "avx512_bf16": True, "cores": 2,
+            "precision": "mixed_bfloat16", "steps": 1234, "bundled": space,
+            "judge": {**space, "fid": 2 * fid}, "grid": f"../img/{preset}_{dataset}.png",
+            **extra}
+
+
+def test_leaderboard_report_writes_the_newest_rows_and_marks_collapse(tmp_path):
+    cyclegan = {"test_images": 997, "cycle_error_a": 0.1, "cycle_error_b": 0.2,
+                "mae_g_ab_vs_inverse": 0.055, "mae_g_ba_vs_inverse": 0.052,
+                "mae_untranslated_vs_inverse": 1.89}
+    rows = [_board_row("wgan_gp", "mnist_sample", "2026-01-01 10:00", fid=9.0),
+            _board_row("wgan_gp", "mnist_sample", "2026-01-02 10:00", fid=4.0),  # newer
+            _board_row("wgan", "mnist_sample", "2026-01-02 11:00", recall=0.01),
+            _board_row("lsgan", "fashion_mnist", "2026-01-02 11:00", smallest=0.004),
+            _board_row("cgan", "mnist_sample", "2026-01-02 12:00",
+                       per_class_accuracy=[0.9] * 9 + [0.5]),
+            _board_row("cyclegan", "mnist_sample", "2026-01-02 13:00", cyclegan=cyclegan,
+                       precision="float32"),
+            {"benchmark": "other", "date": "2026-01-03 10:00", "preset": "wgan_gp"}]
+    path = tmp_path / "sub" / "rows.json"
+    path.parent.mkdir()
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    doc = tmp_path / "docs" / "board.md"
+    doc.parent.mkdir()
+    used = leaderboard.main([f"--json={path}", f"--doc={doc}", "--report"])
+    assert len(used) == 5
+    board = doc.read_text()
+    assert ("| wgan_gp | mnist_sample | mixed_bfloat16 | 5 min | 1,234 | 4.00 | 8.00 | "
+            "0.700 / 0.500 | 8.0 % / 8.0 % | 2026-01-02 10:00 |  |") in board
+    assert "| wgan | mnist_sample |" in board and "collapsed: judge recall 0.010" in board
+    assert "collapsed: a class holds 0.4 % of the samples" in board
+    assert board.count("collapsed") == 2 + board.count("marked collapsed")
+    assert ("not run yet: `python -m benchmarks.leaderboard --presets=stylegan "
+            "--datasets=fashion_mnist`") in board
+    assert "| mnist_sample | 90 % | 90 % |" in board and "| 50 % | 86.0 % |" in board
+    assert "| mnist_sample | float32 | 5 min | 1,234 | 0.055 | 0.052 | 1.890 |" in board
+    for preset in leaderboard.RGB_PRESETS:
+        assert f"| {preset} |" in board
+    # grids are relative to the rows' file, links relative to the report
+    assert "![wgan on mnist_sample](../img/wgan_mnist_sample.png)" in board
+    assert "AMD EPYC (with AVX-512 BF16), 2 cores" in board
+    with pytest.raises(SystemExit, match="--report needs --json"):
+        leaderboard.main(["--json=", f"--doc={doc}", "--report"])
+
+
+def test_leaderboard_lists_every_preset_once():
+    from gan_tf import configs
+
+    listed = leaderboard.PRESETS + leaderboard.RGB_PRESETS
+    assert sorted(listed) == sorted(configs.names())
+    for preset in leaderboard.RGB_PRESETS:
+        assert configs.get(preset).data.name in ("celeb_a", "svhn_cropped")
+
+
+@pytest.mark.parametrize("preset", ["tutorial_000", "infogan"])
+def test_scored_latents_follow_the_presets_layout(preset):
+    from gan_tf import configs, tasks
+
+    gan = tasks.build_model(configs.get(preset))
+    fixed = quality_per_minute.fixed_latents(gan)
+    assert fixed.shape == (quality_per_minute.NUM_SAMPLES, gan.latent_dim)
+    np.testing.assert_array_equal(fixed, quality_per_minute.fixed_latents(gan))
+    if preset == "tutorial_000":  # U(-1, 1), not N(0, 1)
+        assert np.abs(fixed).max() <= 1 and np.abs(fixed).mean() > 0.4
+    else:  # 62 noise columns, then a one-hot category of 10 and 2 continuous codes
+        np.testing.assert_array_equal(fixed[:, 62:72].sum(1), 1)
