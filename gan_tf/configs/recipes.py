@@ -49,8 +49,8 @@ def _default():
     # Chosen for image quality per minute on a 2-core CPU, on the bundled digits and on
     # Fashion-MNIST (docs/performance.md, "Quality per minute"): DCGAN base 32 with an
     # EMA of G beat tutorial 002's MLP pair (the default before) on clothes at every
-    # length and on digits by the independent judge, and beat every tutorial recipe at
-    # 1 and 5 minutes on both. Batch 32 trains twice the steps of batch 64 in the same
+    # length and on digits by the independent judge, and tutorial 002's own recipe at 1
+    # and 5 minutes on both datasets by both judges. Batch 32 trains twice the steps of batch 64 in the same
     # time and scored better at every length measured. The EMA (decay 0.999) warms up
     # with the step count (gan.ema_decay_at), so the first grids are as good as G's.
     # Training stops after 5 minutes (--train_minutes); an "epoch" is 700 steps (about
