@@ -340,7 +340,8 @@ are pointed at the bundled digits). Each run trains in a fresh process through
   classifier).
 - **compute**: the Keras precision policy the run trained in (the recipes' `auto` is
   bf16 on a CPU with AVX-512 BF16; the tutorials, stylegan and cyclegan train in
-  float32)."""
+  float32). **steps**: `GAN.train_steps` (in wgan and wgan_gp each holds 5 critic
+  updates)."""
 
 
 def report_text(rows, doc, json_path):
@@ -359,7 +360,8 @@ def report_text(rows, doc, json_path):
         "## Presets that generate 28x28 grayscale images", "", *_latent_table(rows), "",
         "## cgan: does a sample of label k look like a k?", "",
         "Share of the 500 samples of each label that the bundled classifier assigns to "
-        "that label.", "", *_cgan_table(rows), "",
+        "that label; it says nothing of variety (a generator that ignores its noise "
+        "scores 100 %: see the note column above and the grid below).", "", *_cgan_table(rows), "",
         "## cyclegan: A <-> A inverted", "",
         "benchmarks/cyclegan_quality.py: mean absolute error, in [-1, 1] units, on the "
         "first 997 test images of each side against the true translation (the inverse); "
