@@ -62,22 +62,34 @@ def op_flops(op):
     return 2 * int(np.prod(output)) * a[-2 if transposed else -1]
 
 
-def graph_flops(graph):
-    """FLOPs of every counted operation of `graph` (a tf.Graph or FuncGraph),
-    including the graphs of the functions it calls."""
-    total = sum(op_flops(op) for op in graph.get_operations())
+def graph_operations(graph):
+    """Every operation of `graph` (a tf.Graph or FuncGraph) and of the graphs of the
+    functions it calls, recursively."""
+    yield from graph.get_operations()
     for function in getattr(graph, "_functions", {}).values():
         inner = getattr(function, "graph", None)
         if inner is not None:
-            total += graph_flops(inner)
-    return total
+            yield from graph_operations(inner)
+
+
+def graph_flops(graph):
+    """FLOPs of every counted operation of `graph` (a tf.Graph or FuncGraph),
+    including the graphs of the functions it calls."""
+    return sum(op_flops(op) for op in graph_operations(graph))
+
+
+def traced_graph(model, training, *input_specs, **call_kwargs):
+    """The graph of `model(*inputs, training=training)` traced for inputs of
+    `input_specs` (tf.TensorSpec with static shapes; nested as the model takes them)."""
+    function = tf.function(lambda *inputs: model(*inputs, training=training,
+                                                  **call_kwargs))
+    return function.get_concrete_function(*input_specs).graph
 
 
 def forward(model, *input_specs, **call_kwargs):
     """FLOPs of `model(*inputs, training=False)` for inputs of `input_specs`
     (tf.TensorSpec with static shapes; nested structures as the model takes them)."""
-    function = tf.function(lambda *inputs: model(*inputs, training=False, **call_kwargs))
-    return graph_flops(function.get_concrete_function(*input_specs).graph)
+    return graph_flops(traced_graph(model, False, *input_specs, **call_kwargs))
 
 
 def largest_divisor(limit, multiples_of=()):

@@ -34,6 +34,8 @@ import subprocess
 import numpy as np
 import tensorflow as tf
 
+from gan_tf import flops
+
 # Batches of fewer image values (batch x height x width x channels) are not estimated:
 # the estimate builds the models once more (seconds to a minute on a CPU), and by the
 # estimate every preset's step on so small a batch needs under 2 GiB (stylegan's, the
@@ -51,7 +53,7 @@ def graph_floats(graph):
     FuncGraph) and the graphs of the functions it calls; views and variable reads
     are not counted, nor outputs of unknown shape."""
     total = 0
-    for op in graph.get_operations():
+    for op in flops.graph_operations(graph):
         if op.type in _NOT_NEW:
             continue
         for output in op.outputs:
@@ -59,18 +61,13 @@ def graph_floats(graph):
             if (output.dtype.is_floating and shape.rank is not None
                     and shape.is_fully_defined()):
                 total += int(np.prod(shape.as_list(), dtype=np.int64))
-    for function in getattr(graph, "_functions", {}).values():
-        inner = getattr(function, "graph", None)
-        if inner is not None:
-            total += graph_floats(inner)
     return total
 
 
 def forward_floats(model, *input_specs, **call_kwargs):
     """Floats of the activations of `model(*inputs, training=True)` for inputs of
     `input_specs` (tf.TensorSpec with static shapes), from its traced graph."""
-    function = tf.function(lambda *inputs: model(*inputs, training=True, **call_kwargs))
-    return graph_floats(function.get_concrete_function(*input_specs).graph)
+    return graph_floats(flops.traced_graph(model, True, *input_specs, **call_kwargs))
 
 
 def batch_floats(model, batch_size, *input_specs, **call_kwargs):
