@@ -87,6 +87,9 @@ def test_cli_flags_reach_the_compiled_gan(tmp_path):
         "train.jit_compile": True, "train.steps_per_execution": 3,
         "train.precision": "auto"})
     gan = trainer.train_and_evaluate(config, str(tmp_path), verbose=0)
+    assert gan.generator.dtype_policy.name == precision.resolve("auto")
+    # The run's policy does not leak into models the caller builds afterwards.
+    assert keras.mixed_precision.global_policy().name == "float32"
     assert gan.jit_compile is True
     assert gan.train_steps == 6  # 2 epochs of 3 steps, one execution each
     with open(os.path.join(tmp_path, "config.json")) as f:
