@@ -49,7 +49,7 @@ FULL = os.environ.get("GAN_TF_FULL") == "1"
 RUNS = os.path.abspath("runs/mlp_gan_pytorch_to_keras")
 preset = configs.get("tutorial_002")
 EPOCHS = preset.train.epochs if FULL else 8
-STEPS = None if FULL else 150
+STEPS = None if FULL else 600
 print("完整设置" if FULL else "小设置（GAN_TF_FULL=1 切换到完整设置）", EPOCHS, STEPS)
 
 # %% [markdown]
@@ -86,7 +86,7 @@ for w in generator.weights + discriminator.weights:
 # %% [markdown]
 # ## 2. 训练
 #
-# **数据**：教程用 `datasets.MNIST`（60,000 张）。小设置（8 x 150 步）用随包的 `mnist_sample`：
+# **数据**：教程用 `datasets.MNIST`（60,000 张）。小设置（8 x 600 步）用随包的 `mnist_sample`：
 # MNIST 训练集中的 9,003 张真实数字，离线可用，这么短的训练用不完它。完整设置先尝试完整的 `mnist`；
 # **离线时 MNIST 无法获得**，下面会打印原因并说明仍用这 9,003 张。教程的 `ToTensor()` 给出 [0, 1]
 # 的图像，而 G 以 tanh 结尾、输出 [-1, 1]：D 单看取值范围就能分出真假。这是错误；库的数据都在
@@ -199,8 +199,8 @@ print(f"D 判为真 (>0.5)：真图 {np.mean(d_real > 0.5):.0%}，生成图 {np.
 # ## 5. 可视化：t-SNE 嵌入
 #
 # 把分类器的 128 维特征用 t-SNE 投到二维：真图和生成图混在一起说明分布相近；生成图只占据
-# 某些簇说明模式坍塌（少了某些数字）；生成图聚在所有簇之外（小设置的 1,200 步常是这样），说明分类器
-# 还认不出它们是哪个数字——上面 recall 很低也是这个意思。颜色是 D 的打分，可以看出决策边界落在嵌入的哪里。
+# 某些簇说明模式坍塌（少了某些数字）；生成图聚在所有簇之外（小设置的 4,800 步里仍有一些），说明分类器
+# 还认不出它们是哪个数字——上面 recall 不到一半也是这个意思。颜色是 D 的打分，可以看出决策边界落在嵌入的哪里。
 
 # %%
 from sklearn.manifold import TSNE
