@@ -257,7 +257,7 @@ def test_leaderboard_report_writes_the_newest_rows_and_marks_collapse(tmp_path):
             _board_row("wgan_gp", "mnist_sample", "2026-01-02 10:00", fid=4.0),  # newer
             _board_row("wgan", "mnist_sample", "2026-01-02 11:00", recall=0.01),
             _board_row("lsgan", "fashion_mnist", "2026-01-02 11:00", smallest=0.004),
-            _board_row("cgan", "mnist_sample", "2026-01-02 12:00",
+            _board_row("cgan", "mnist_sample", "2026-01-02 12:00", fid=1.0,
                        per_class_accuracy=[0.9] * 9 + [0.5]),
             _board_row("cyclegan", "mnist_sample", "2026-01-02 13:00", cyclegan=cyclegan,
                        precision="float32"),
@@ -275,9 +275,11 @@ def test_leaderboard_report_writes_the_newest_rows_and_marks_collapse(tmp_path):
     assert "| wgan | mnist_sample |" in board and "collapsed: judge recall 0.010" in board
     assert "collapsed: a class holds 0.4 % of the samples |" in board  # no reason known
     assert "judge recall 0.010 < 0.05. Why: WGAN's own recipe" in board
-    assert ("- mnist_sample (3 of 12 presets run): lowest FID by the judge `wgan_gp` "
-            "(8.00), by the bundled classifier `wgan_gp` (4.00)") in board
-    assert "- fashion_mnist (1 of 12 presets run): lowest FID by the judge `lsgan`" in board
+    # cgan (FID 1 / 2 here) is left out: it is given the labels
+    assert ("- mnist_sample (2 of the 11 unconditional presets run): lowest FID by the "
+            "judge `wgan_gp` (8.00), by the bundled classifier `wgan_gp` (4.00)") in board
+    assert ("- fashion_mnist (1 of the 11 unconditional presets run): lowest FID by the "
+            "judge `lsgan`") in board
     assert board.count("collapsed: ") == 2
     assert ("not run yet: `python -m benchmarks.leaderboard --presets=stylegan "
             "--datasets=fashion_mnist`") in board
