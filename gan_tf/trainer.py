@@ -150,14 +150,9 @@ def train_and_evaluate(config, workdir, restart=False, verbose=1, extra_callback
     if restart and resume_from:
         raise UsageError(f"--restart deletes the checkpoints that --resume_from="
                          f"{resume_from} names; pass one of them")
-    caller_policy = keras.mixed_precision.global_policy()  # the run sets its own
-    with _monitor() as monitor:
+    with _caller_policy(), _monitor() as monitor:
         seen = monitor.received
-        try:
-            run = setup(config, workdir)
-        except BaseException:
-            keras.mixed_precision.set_global_policy(caller_policy)
-            raise
+        run = setup(config, workdir)
         try:
             with _writer_lock(run):
                 if prepare(run, restart, resume_from, on_data_change):
@@ -193,11 +188,20 @@ def train_and_evaluate(config, workdir, restart=False, verbose=1, extra_callback
             raise checkpoint_lib.WriteError(run.manager.write_failure(
                 failed.filename or run.workdir.path, failed)) from error
         finally:
-            # Models built in the run keep its policy; later models get the caller's.
-            keras.mixed_precision.set_global_policy(caller_policy)
             if not run.chief:
                 shutil.rmtree(run.workdir.path, ignore_errors=True)
     return run.model
+
+
+@contextlib.contextmanager
+def _caller_policy():
+    """Gives the caller its Keras precision policy back after the block (which sets
+    the run's): models built in the run keep the run's, later ones get the caller's."""
+    policy = keras.mixed_precision.global_policy()
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(policy)
 
 
 def _decoding(error):
