@@ -21,7 +21,10 @@ every loss casts logits to float32, so losses, gradients' reductions and written
 images stay float32.
 """
 
+import contextlib
+
 from absl import logging
+import keras
 import tensorflow as tf
 
 from gan_tf import configs
@@ -96,3 +99,17 @@ def resolve(name):
     chosen, why = choose(gpu_capabilities(), cpu_has_native_bf16())
     logging.info("precision auto -> %s (%s)", chosen, why)
     return chosen
+
+
+@contextlib.contextmanager
+def policy_scope(name=None):
+    """Sets the Keras global dtype policy `name` for the block (None: leaves it to
+    the block) and gives the previous one back after it: models built in the block
+    keep the block's policy, later ones get the caller's."""
+    previous = keras.mixed_precision.global_policy()
+    if name is not None:
+        keras.mixed_precision.set_global_policy(name)
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)

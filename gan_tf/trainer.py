@@ -150,7 +150,8 @@ def train_and_evaluate(config, workdir, restart=False, verbose=1, extra_callback
     if restart and resume_from:
         raise UsageError(f"--restart deletes the checkpoints that --resume_from="
                          f"{resume_from} names; pass one of them")
-    with _caller_policy(), _monitor() as monitor:
+    # setup sets the run's policy; the caller gets its own back after the run.
+    with precision.policy_scope(), _monitor() as monitor:
         seen = monitor.received
         run = setup(config, workdir)
         try:
@@ -191,17 +192,6 @@ def train_and_evaluate(config, workdir, restart=False, verbose=1, extra_callback
             if not run.chief:
                 shutil.rmtree(run.workdir.path, ignore_errors=True)
     return run.model
-
-
-@contextlib.contextmanager
-def _caller_policy():
-    """Gives the caller its Keras precision policy back after the block (which sets
-    the run's): models built in the run keep the run's, later ones get the caller's."""
-    policy = keras.mixed_precision.global_policy()
-    try:
-        yield
-    finally:
-        keras.mixed_precision.set_global_policy(policy)
 
 
 def _decoding(error):

@@ -31,6 +31,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from gan_tf import precision
+
 ASSETS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "assets")
 
 # dataset name -> the classifier family whose weights fit its images
@@ -193,13 +195,9 @@ class ClassifierExtractor:
         self.name = f"classifier_{family}"
         # The features are measurements: float32 whatever global policy a training run
         # in this process left behind (a bf16 softmax misses a row sum of 1 by ~1e-2).
-        policy = keras.mixed_precision.global_policy()
-        keras.mixed_precision.set_global_policy("float32")
-        try:
+        with precision.policy_scope("float32"):
             self.model = Classifier(**self.metadata.get("config", {}))
             self.model.build()
-        finally:
-            keras.mixed_precision.set_global_policy(policy)
         self.model.load_weights(weights_path)
         self.batch_size = int(batch_size)
         self.image_shape = self.model.image_shape
