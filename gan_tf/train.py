@@ -211,12 +211,8 @@ def _train(config, workdir, flag_values):
                 on_data_change=flag_values.on_data_change)
         monitor = interrupt.active()
         if monitor.received:  # a signal at the very end, whose exception was dropped
-            interrupted = trainer.interrupted_in(
-                workdir, interrupt.Interrupted(monitor.requested))
-            if flag_values.resume_from:  # the branch is taken
-                interrupted.rerun = ("the command without --resume_from="
-                                     f"{flag_values.resume_from}")
-            raise interrupted
+            raise trainer.interrupted_in(workdir, interrupt.Interrupted(monitor.requested),
+                                         flag_values.resume_from)
     except (trainer.UsageError, checkpoint.CheckpointError,
             data.DatasetUnavailableError, distribute.WorkersDisagreeError) as error:
         return _cli.fail(error)
