@@ -105,6 +105,12 @@ def test_variant_presets_follow_their_papers():
     assert (gp.train.g_lr, gp.train.beta_1, gp.train.beta_2) == (1e-4, 0.0, 0.9)
     assert losses.get(gp.train.loss, **gp.train.loss_kwargs).regularizers[0].weight == 10.0
     assert configs.get("hinge_sn").model.discriminator["spectral_norm"] is True
+    # Tuned beyond their papers (docs/leaderboard.md): the default's batch and EMA of G.
+    default = configs.get()
+    for name in ("cgan", "hinge_sn", "wgan_gp"):
+        config = configs.get(name)
+        assert (config.data.batch_size, config.model.ema_decay) == \
+            (default.data.batch_size, default.model.ema_decay) == (32, 0.999)
     gan = build_model(configs.quick(wgan))
     assert type(gan.d_optimizer).__name__ == "RMSprop"
 

@@ -20,7 +20,9 @@ stylegan and cyclegan, which train in float32.
                   epochs; a critic without BatchNorm or dropout) with a loss variant
                   and its paper's recipe: WGAN weight clipping (RMSprop 5e-5, clip
                   0.01, 5 critic steps), WGAN-GP (lambda 10, 5 critic steps, Adam 1e-4
-                  (0, 0.9)), hinge loss with spectral norm, least squares.
+                  (0, 0.9)), hinge loss with spectral norm, least squares (Adam 2e-4).
+                  wgan_gp and hinge_sn train with the default's batch 32 and EMA of G
+                  (docs/leaderboard.md).
     cgan          class-conditional DCGAN base 32 (projection discriminator) on the
                   bundled digits, with the default's batch 32 and EMA of G.
     infogan       InfoGAN with 10 categorical + 2 continuous codes (DCGAN base 32
@@ -114,6 +116,14 @@ def _variant(name, **train):
                   train=dataclasses.replace(base.train, **train))
 
 
+def _default_batch_and_ema(config):
+    """`config` with the default preset's batch size (32) and EMA of G (0.999)."""
+    default = _default()
+    return dataclasses.replace(
+        config, data=dataclasses.replace(config.data, batch_size=default.data.batch_size),
+        model=dataclasses.replace(config.model, ema_decay=default.model.ema_decay))
+
+
 def _wgan():
     # Arjovsky et al. 2017: RMSprop 5e-5, clip 0.01, 5 critic steps per G step.
     return _variant("wgan", loss="wasserstein", optimizer="rmsprop", g_lr=5e-5, d_lr=5e-5,
@@ -121,14 +131,17 @@ def _wgan():
 
 
 def _wgan_gp():
-    # Gulrajani et al. 2017: lambda 10, 5 critic steps, Adam 1e-4, betas (0, 0.9).
-    return _variant("wgan_gp", loss="wasserstein_gp", g_lr=1e-4, d_lr=1e-4, beta_1=0.0,
-                    beta_2=0.9, loss_kwargs={"weight": 10.0, "d_steps": 5})
+    # Gulrajani et al. 2017: lambda 10, 5 critic steps, Adam 1e-4, betas (0, 0.9); with
+    # the default's batch 32 and EMA of G (chosen here: docs/leaderboard.md).
+    return _default_batch_and_ema(_variant(
+        "wgan_gp", loss="wasserstein_gp", g_lr=1e-4, d_lr=1e-4, beta_1=0.0, beta_2=0.9,
+        loss_kwargs={"weight": 10.0, "d_steps": 5}))
 
 
 def _hinge_sn():
-    # Miyato et al. 2018 (SNGAN): hinge loss, spectral norm in D, Adam 2e-4 (0.5, 0.999).
-    config = _variant("hinge_sn", loss="hinge")
+    # Miyato et al. 2018 (SNGAN): hinge loss, spectral norm in D; Adam 5e-4 (0.5, 0.999),
+    # batch 32 and an EMA of G as in the default (chosen here: docs/leaderboard.md).
+    config = _default_batch_and_ema(_variant("hinge_sn", loss="hinge"))
     return dataclasses.replace(config, model=dataclasses.replace(
         config.model, discriminator={**config.model.discriminator, "spectral_norm": True}))
 
@@ -145,11 +158,10 @@ def _cgan():
     # label (docs/variants.md).
     base = _dcgan32()
     body = {"body_kwargs": {"base_channels": 32}}
-    return Config(preset="cgan", data=dataclasses.replace(base.data, batch_size=32),
-                  train=base.train,
-                  model=dataclasses.replace(base.model, family="conditional",
-                                            generator=body, discriminator=body,
-                                            ema_decay=0.999))
+    return _default_batch_and_ema(Config(
+        preset="cgan", data=base.data, train=base.train,
+        model=dataclasses.replace(base.model, family="conditional", generator=body,
+                                  discriminator=body)))
 
 
 def _infogan():
