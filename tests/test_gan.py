@@ -549,6 +549,30 @@ def test_cgan_preset_draws_varied_digits_of_each_label_after_1500_steps(tmp_path
         assert spread > 0.1, (generator.name, spread)
 
 
+@pytest.mark.slow
+def test_infogan_preset_uses_its_noise_and_its_categorical_code_after_1500_steps(tmp_path):
+    """The infogan preset's generator still uses both parts of its latent: under one
+    noise vector the 10 categories draw different images, and under one category the
+    noise does. Each spread is the per-pixel standard deviation (images in [-1, 1])
+    over one part with the other held, averaged over pixels and the held values: 0.28
+    (categories) and 0.23 (noise) measured, and the Q head read back 100 % of the
+    categories."""
+    from gan_tf import configs, trainer, viz
+
+    config = configs.override(configs.get("infogan"), **{
+        "train.epochs": 5, "train.steps_per_epoch": 300, "train.precision": "float32"})
+    gan = trainer.train_and_evaluate(config, str(tmp_path / "run"), verbose=0)
+    assert gan.train_steps == 1500
+    latents = viz.code_latents(gan, num_columns=10, seed=2)  # row: category, column: noise
+    images = np.asarray(gan.generate(latents=latents), np.float32).reshape(10, 10, -1)
+    by_code, by_noise = images.std(axis=0).mean(), images.std(axis=1).mean()
+    assert by_code > 0.1 and by_noise > 0.1, (by_code, by_noise)
+    # The Q head reads the category back from G's images far above chance (10 %).
+    _, code_logits, _ = gan.discriminator(images.reshape(100, 28, 28, 1), training=False)
+    agreement = np.mean(np.argmax(code_logits, axis=1) == np.repeat(np.arange(10), 10))
+    assert agreement > 0.5, agreement
+
+
 def test_diffaugment_in_the_training_step():
     base = small_gan()
     gan = gan_tf.GAN(base.generator, base.discriminator, latent_dim=8,
