@@ -32,7 +32,7 @@ training images (the images the generators train on), in two feature spaces:
 
 For each: FID, precision and recall (k = 3, Kynkaanniemi et al. 2019), and the class
 balance of the samples as the classifier predicts it (the smallest class's share;
-every class should hold >= 7 %). Rows are appended to --json, the table printed in
+the aim is >= 8 % for every class). Rows are appended to --json, the table printed in
 markdown, and --plot draws FID against minutes (one panel per dataset and judge).
 
 Fair timing needs a quiet machine: the wall-clock budgets assume nothing else runs.
