@@ -5,7 +5,8 @@
         --workdir=runs/mlp
     python -m gan_tf.train --config=wgan --set=train.beta_2=0.99 --config.train.seed=3
     python -m gan_tf.train --flagfile=my.flags
-    python -m gan_tf.train --helpconfig           # every config field
+    python -m gan_tf.train --helpconfig           # every config field and its value
+    python -m gan_tf.train --config=wgan_gp --helpconfig    # ... in preset wgan_gp
 
 A workdir holds config.json, history.json, losses.png, samples/ (epoch_NNNN.png,
 progress.gif), logs/ (TensorBoard), checkpoints/ and generator/ (the exported
@@ -68,7 +69,8 @@ def define_flags(flag_values):
     flags.DEFINE_enum("on_data_change", "refuse", list(trainer.ON_DATA_CHANGE),
                       "Resuming on data that changed since the run started: refuse or "
                       "continue.", **where)
-    flags.DEFINE_bool("helpconfig", False, "List every config field and exit.", **where)
+    flags.DEFINE_bool("helpconfig", False, "List every config field with its value in the "
+                      "config the other flags make (--config, --set...) and exit.", **where)
     choices = {"config": configs.names(), "loss": losses.names(),
                "model": list(models.families()) + list(models.translation_families()),
                "dataset": list(data.names()) + ["folder:PATH"]}
@@ -162,16 +164,19 @@ def config_from_argv(argv):
     return config_from_flags(flag_values)
 
 
-def describe_config_fields():
-    """The --helpconfig text: every field with its type, default and help."""
-    lines = ["Config fields (set any with --set=section.field=value):", ""]
-    defaults = configs.Config().to_dict()
+def describe_config_fields(config=None):
+    """The --helpconfig text: every field with its type, help and its value in `config`
+    (the config the command's other flags make; default: the default preset)."""
+    config = configs.get() if config is None else config
+    lines = [f"Config fields (set any with --set=section.field=value), each = its value "
+             f"in preset {config.preset!r} with this command's other flags applied:", ""]
+    values = config.to_dict()
     for dotted, field, hint in configs.fields():
         section, name = dotted.split(".")
         flag = f" (--{field.metadata['flag']})" if field.metadata.get("flag") else ""
         type_name = " or ".join(kind.__name__ for kind in _value_types(hint))
         type_name += " or None" if type(None) in typing.get_args(hint) else ""
-        lines.append(f"  {dotted}{flag}: {type_name} = {defaults[section][name]!r}")
+        lines.append(f"  {dotted}{flag}: {type_name} = {values[section][name]!r}")
         lines.append(f"      {field.metadata['help']}")
     return "\n".join(lines)
 
@@ -187,10 +192,10 @@ def main(argv=None):
         try:
             _cli.parse(flag_values, argv)
             _cli.setup_logging(flag_values)
-            if flag_values.helpconfig:
-                print(describe_config_fields())
-                return 0
             config = config_from_flags(flag_values)
+            if flag_values.helpconfig:
+                print(describe_config_fields(config))
+                return 0
             workdir = flag_values.workdir or os.path.join("runs", config.preset)
             return _train(config, workdir, flag_values)
         except _cli.UsageError as error:

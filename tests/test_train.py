@@ -68,6 +68,24 @@ def test_flagfile(tmp_path):
     assert config["preset"] == "tutorial_004" and config["model"]["family"] == "mlp"
 
 
+def test_helpconfig_shows_the_values_the_command_would_train_with(capsys):
+    # The default preset's, not the schema's (batch 64): what `python -m gan_tf.train`
+    # trains with.
+    assert run_cli("--helpconfig") == 0
+    out = capsys.readouterr().out
+    assert "in preset 'default'" in out.splitlines()[0]
+    assert "data.batch_size (--batch_size): int = 32" in out
+    assert "model.ema_decay (--ema): float or None = 0.999" in out
+    assert run_cli("--config=lsgan", "--set=train.seed=7", "--helpconfig") == 0
+    out = capsys.readouterr().out
+    assert "in preset 'lsgan'" in out.splitlines()[0]
+    assert "data.batch_size (--batch_size): int = 64" in out
+    assert "train.loss (--loss): str = 'least_squares'" in out
+    assert "train.seed (--seed): int = 7" in out
+    assert run_cli("--batch_size=0", "--helpconfig") == 2  # a bad flag is still named
+    assert "batch_size must be >= 1" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("args, message", [
     (["--config=nope"], "unknown config 'nope'"),
     (["--model=vae"], "unknown model 'vae'"),
