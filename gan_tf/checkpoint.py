@@ -194,7 +194,7 @@ class CheckpointManager:
     def __init__(self, directory, keep=3):
         self.directory = str(directory)
         self.keep = max(1, int(keep))
-        self.rerun = "the same command"  # what resumes the run, for the messages
+        self.rerun = interrupt.rerun_command()  # what resumes the run, for the messages
 
     def path(self, name, suffix=WEIGHTS_SUFFIX):
         return fileio.join(self.directory, name + suffix)

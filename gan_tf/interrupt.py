@@ -49,7 +49,16 @@ class Interrupted(KeyboardInterrupt):
         self.signal_name = signal_name
         self.exit_code = EXIT_CODES.get(signal_name, 130)
         self.step, self.epoch, self.path = step, epoch, path
-        self.rerun = "the same command"
+        self.rerun = rerun_command()
+
+
+def rerun_command(resume_from=None):
+    """What continues a run started with `resume_from`: the same command, or after
+    --resume_from the command without it (with it, the run would go back to that
+    checkpoint again)."""
+    if resume_from:
+        return f"the command without --resume_from={resume_from}"
+    return "the same command"
 
 
 class SignalMonitor:

@@ -92,8 +92,8 @@ class Run:
     dataset: Optional[tf.data.Dataset] = None
     state: Optional[checkpoint_lib.RunState] = None
     data_changed: bool = False
-    rerun: str = "the same command"  # what continues the run (after --resume_from,
-    # the command without it: with it, the run would go back to that checkpoint again)
+    rerun: str = interrupt.rerun_command()  # what continues the run (after
+    # --resume_from, the command without it: with it, the run would go back there again)
 
     @property
     def checkpoints(self):
@@ -389,7 +389,7 @@ def _write_start(run, resume_from=None):
             logging.info("resuming from %s: moved the newer %s to %s", resume_from,
                          ", ".join(abandoned), where)
         # The branch is taken: the newest checkpoint continues it from now on.
-        run.rerun = run.manager.rerun = rerun_command(resume_from)
+        run.rerun = run.manager.rerun = interrupt.rerun_command(resume_from)
     workdir.write_config(run.config)
     checkpoint_lib.write_history(workdir / workdir_lib.HISTORY, run.state.history)
 
@@ -578,18 +578,9 @@ def interrupted_in(workdir, interrupted, resume_from=None):
     """`interrupted` (a signal that came as a run in `workdir`, started with
     `resume_from`, ended) with the last step saved there, its checkpoint and the
     command that resumes."""
-    interrupted.rerun = rerun_command(resume_from)
+    interrupted.rerun = interrupt.rerun_command(resume_from)
     return _saved_in(checkpoint_lib.CheckpointManager(
         workdir_lib.Workdir(workdir) / "checkpoints"), interrupted)
-
-
-def rerun_command(resume_from=None):
-    """What continues a run started with `resume_from`: the same command, or after
-    --resume_from the command without it (with it, the run would go back to that
-    checkpoint again)."""
-    if resume_from:
-        return f"the command without --resume_from={resume_from}"
-    return "the same command"
 
 
 def _saved_in(checkpoints, interrupted):
