@@ -57,10 +57,9 @@ def measure(policy, xla, batch_size, steps, repeats):
     import numpy as np
     import tensorflow as tf
 
-    from gan_tf import configs, tasks
+    from gan_tf import configs, precision, tasks
 
-    keras.mixed_precision.set_global_policy(policy)
-    try:
+    with precision.policy_scope(policy):
         config = configs.override(configs.get("dcgan_celeba64"), **{
             "data.batch_size": batch_size, "train.precision": policy})
         keras.utils.set_random_seed(0)
@@ -79,8 +78,6 @@ def measure(policy, xla, batch_size, steps, repeats):
         images_per_s = batches * batch_size / statistics.median(times)
         step_flops = gan.step_flops(data.element_spec)
         per_image = step_flops / (gan.gan_loss.d_steps * batch_size) if step_flops else None
-    finally:
-        keras.mixed_precision.set_global_policy("float32")
     return {"precision": policy, "xla": xla, "batch_size": batch_size,
             "images_per_s": round(images_per_s, 1),
             "gflop_per_image": per_image and round(per_image / 1e9, 4),
