@@ -12,8 +12,9 @@ run down without shortening it; evaluation time is not counted.
 
 Recipes (models and hyper-parameters; data and budget are the same for all):
 
-    default       gan_tf's default preset: DCGAN base 32, Adam 5e-4 (0.5), batch 64,
-                  precision auto (bf16 on this CPU)
+    default       gan_tf's default preset (gan_tf.configs.recipes: DCGAN base 32 with an
+                  EMA of G, Adam 5e-4 (0.5), batch 32), precision auto (bf16 on a CPU
+                  with AVX-512 BF16)
     tutorial_002  tutorial 002's MLP pair, Adam 2e-4 (0.5), batch 64, d_loss halved
     tf_dcgan      the TensorFlow DCGAN tutorial: its 28x28 pair, Adam 1e-4 (0.9),
                   batch 256
@@ -67,13 +68,21 @@ def recipe_config(name):
 
 def run_recipe(name, budgets_s, real_features, extractor):
     """Trains one recipe through the budgets; returns one row per budget."""
-    import keras
-
-    from gan_tf import data, metrics, precision, tasks
+    from gan_tf import precision
 
     config = recipe_config(name)
     policy = precision.resolve(config.train.precision)
-    keras.mixed_precision.set_global_policy(policy)
+    with precision.policy_scope(policy):
+        return _train_to_budgets(name, config, policy, budgets_s, real_features,
+                                 extractor)
+
+
+def _train_to_budgets(name, config, policy, budgets_s, real_features, extractor):
+    """`run_recipe`'s training, under the recipe's precision `policy`."""
+    import keras
+
+    from gan_tf import data, metrics, tasks
+
     gan = tasks.build_model(config)
     ds = data.load(config.data.name, batch_size=config.data.batch_size, seed=config.train.seed)
     rows = []
@@ -111,7 +120,6 @@ def run_recipe(name, budgets_s, real_features, extractor):
                     return
 
     gan.fit(ds.repeat(), steps_per_epoch=100, epochs=10**6, verbose=0, callbacks=[Budget()])
-    keras.mixed_precision.set_global_policy("float32")
     return rows
 
 
