@@ -17,6 +17,7 @@ extractor for the dataset).
 """
 
 import functools
+import json
 
 import keras
 
@@ -85,6 +86,21 @@ def build_optimizer(train, learning_rate):
                                      global_clipnorm=train.grad_clip_norm)
     raise ValueError(f"optimizer must be one of {', '.join(configs.OPTIMIZERS)}, "
                      f"got {train.optimizer!r}")
+
+
+def _network(what, fields, arguments, make):
+    """make(): `what` ("the generator"), built from the config's `fields`
+    ("model.generator"), whose value is `arguments`.
+
+    Raises:
+        ValueError: the constructor refused them (a ValueError or TypeError of its own,
+            e.g. a null or a list where a number belongs), naming the field.
+    """
+    try:
+        return make()
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"cannot build {what} from {fields} = "
+                         f"{json.dumps(arguments, default=str)}: {error}") from error
 
 
 def step_intervals(callbacks_config):
@@ -206,11 +222,17 @@ class LatentTask:
         image_shape = tuple(shapes["image_shape"])
         classes = {"num_classes": shapes["num_classes"]} if shapes.get("num_classes") else {}
         keras.utils.set_random_seed(train.seed)
-        generator = models.get(model.family).Generator(
-            **{"latent_dim": model.latent_dim, "image_shape": image_shape,
-               **classes, **model.generator})
-        discriminator = models.get(model.discriminator_family or model.family).Discriminator(
-            **{"image_shape": image_shape, **classes, **model.discriminator})
+        generator_class = models.get(model.family).Generator
+        discriminator_class = models.get(
+            model.discriminator_family or model.family).Discriminator
+        generator = _network("the generator", "model.generator", model.generator,
+                             lambda: generator_class(**{
+                                 "latent_dim": model.latent_dim, "image_shape": image_shape,
+                                 **classes, **model.generator}))
+        discriminator = _network("the discriminator", "model.discriminator",
+                                 model.discriminator, lambda: discriminator_class(**{
+                                     "image_shape": image_shape, **classes,
+                                     **model.discriminator}))
         gan = GAN(generator, discriminator, latent_dim=model.latent_dim, seed=train.seed,
                   latent_distribution=model.latent_distribution, ema_decay=model.ema_decay,
                   ema_rampup=model.ema_rampup, augment=model.augment)
@@ -314,9 +336,12 @@ class TranslationTask:
         `intervals`: the callbacks' step intervals (`step_intervals`)."""
         model, train = self.model, self.train
         keras.utils.set_random_seed(train.seed)
-        gan = cyclegan.build(shapes["image_shape"], shapes.get("image_shape_b"),
-                             generator=model.generator, discriminator=model.discriminator,
-                             seed=train.seed)
+        gan = _network("the networks", "model.generator / model.discriminator",
+                       {"generator": model.generator, "discriminator": model.discriminator},
+                       lambda: cyclegan.build(
+                           shapes["image_shape"], shapes.get("image_shape_b"),
+                           generator=model.generator, discriminator=model.discriminator,
+                           seed=train.seed))
         gan.compile(g_optimizer=build_optimizer(train, train.g_lr),
                     d_optimizer=build_optimizer(train, train.d_lr), loss=self.loss,
                     jit_compile=train.jit_compile,

@@ -95,6 +95,13 @@ def test_helpconfig_shows_the_values_the_command_would_train_with(capsys):
     (["--batch_size=0"], "batch_size must be >= 1, got 0"),
     (["--steps_per_epoch=-1"], "steps_per_epoch must be >= 1"),
     (["--g_lr=-1"], "g_lr must be > 0"),
+    # network arguments the constructor refuses with a TypeError, named as a usage error
+    (['--set=model.generator={"base_channels": null}'],
+     'cannot build the generator from model.generator = {"base_channels": null}'),
+    (['--set=model.discriminator={"channels": 5}'],
+     "cannot build the discriminator from model.discriminator"),
+    (["--config=cyclegan", '--set=model.generator={"base_channels": null}'],
+     "cannot build the networks from model.generator / model.discriminator"),
 ])
 def test_bad_values_fail_before_work(tmp_path, capsys, args, message):
     workdir = tmp_path / "run"
