@@ -87,9 +87,13 @@ def evaluate(workdir=None, generator=None, untrained=None, fake_split=None, *,
     exported = None
     if workdir or generator:  # a damaged one fails before any work
         try:
-            exported = export.load_generator(generator or os.path.join(workdir,
-                                                                       "generator"))
+            exported = export.load_generator(
+                generator or os.path.join(workdir, workdir_lib.EXPORT))
         except export.ExportError as error:
+            if generator and _is_workdir(generator):
+                raise UsageError(f"{generator} is a training workdir, not an exported "
+                                 f"generator: pass --workdir={generator} (or --generator="
+                                 f"{os.path.join(generator, workdir_lib.EXPORT)})") from error
             raise UsageError(str(error)) from error
     try:
         extract = features.get_extractor(extractor, dataset,
@@ -166,7 +170,7 @@ def _check_inputs(sources, dataset, output, real_split, numbers):
     if workdir:
         if not os.path.isdir(workdir):
             raise UsageError(f"workdir {workdir} does not exist")
-        if not os.path.isdir(os.path.join(workdir, "generator")):
+        if not os.path.isdir(os.path.join(workdir, workdir_lib.EXPORT)):
             raise UsageError(f"{workdir} has no exported generator/; train it first "
                              f"(python -m gan_tf.train --workdir={workdir}) or pass "
                              "--generator")
@@ -216,6 +220,11 @@ def _check_output(output):
     if not os.access(existing, os.W_OK):
         raise UsageError(f"--output={output}: {existing} is not writable; give another "
                          "folder")
+
+
+def _is_workdir(path):
+    """Whether `path` is a training run's workdir (it holds the run's config.json)."""
+    return os.path.isfile(os.path.join(path, workdir_lib.CONFIG))
 
 
 def _dataset_of(config_path):

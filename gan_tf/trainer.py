@@ -508,14 +508,14 @@ def _export_is_stale(run):
         return False
     if _exported_steps(run) != run.model.train_steps:
         return True
-    damaged = export_lib.damaged_part(run.workdir / "generator")
+    damaged = export_lib.damaged_part(run.workdir / workdir_lib.EXPORT)
     if damaged:
         logging.warning("%s is damaged: exporting the generator again", damaged)
     return bool(damaged)
 
 
 def _exported_steps(run):
-    path = fileio.join(run.workdir / "generator", "gan_tf_export.json")
+    path = fileio.join(run.workdir / workdir_lib.EXPORT, export_lib.EXPORT_METADATA)
     try:
         return json.loads(fileio.read_text(path)).get("train_steps")
     except Exception:  # noqa: BLE001 - missing or unreadable: export again
@@ -683,4 +683,4 @@ def _record_diverged_epoch(run, what):
 def export(run):
     """Exports the generator(s) into workdir/generator (the chief only)."""
     if run.chief:
-        run.model.export_generator(run.workdir / "generator")
+        run.model.export_generator(run.workdir / workdir_lib.EXPORT)

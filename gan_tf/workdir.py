@@ -50,6 +50,7 @@ LOCK = ".lock"
 CONFIG = "config.json"
 VERSIONS = "versions.json"
 HISTORY = "history.json"
+EXPORT = "generator"  # the folder of the run's exported generator (gan_tf.export)
 # The folders of the TensorBoard logs (the Keras callback's and the sample grids').
 LOG_FOLDERS = ("logs/train", "logs/samples")
 # What a run writes under names fixed in advance (paths relative to the workdir): a

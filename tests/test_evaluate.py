@@ -103,6 +103,17 @@ def test_not_an_export(tmp_path, capsys):
     assert "is not an exported generator" in capsys.readouterr().err
 
 
+def test_a_workdir_given_as_generator_is_named_with_both_fixes(workdir, tmp_path, capsys):
+    assert run_cli(f"--generator={workdir}", f"--output={tmp_path}") == 2
+    err = capsys.readouterr().err
+    assert f"{workdir} is a training workdir" in err
+    # both commands the message suggests work
+    assert f"--workdir={workdir}" in err and f"--generator={workdir}/generator" in err
+    assert run_cli(f"--workdir={workdir}", f"--output={tmp_path / 'a'}", *SMALL) == 0
+    assert run_cli(f"--generator={workdir}/generator", f"--output={tmp_path / 'b'}",
+                   "--dataset=mnist_sample", *SMALL) == 0
+
+
 def test_the_command_line_is_one_call_of_the_library(tmp_path):
     results, output = evaluator.evaluate(fake_split="test", output=str(tmp_path),
                                          num_samples=40, num_real=40, kid_subsets=2,
