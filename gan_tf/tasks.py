@@ -88,17 +88,17 @@ def build_optimizer(train, learning_rate):
                      f"got {train.optimizer!r}")
 
 
-def _network(what, fields, arguments, make):
+def _from_config(what, fields, arguments, make, refusals=(TypeError, ValueError)):
     """make(): `what` ("the generator"), built from the config's `fields`
     ("model.generator"), whose value is `arguments`.
 
     Raises:
-        ValueError: the constructor refused them (a ValueError or TypeError of its own,
-            e.g. a null or a list where a number belongs), naming the field.
+        ValueError: the constructor refused them (one of `refusals` of its own, e.g. a
+            TypeError for a null or a list where a number belongs), naming the field.
     """
     try:
         return make()
-    except (TypeError, ValueError) as error:
+    except refusals as error:
         raise ValueError(f"cannot build {what} from {fields} = "
                          f"{json.dumps(arguments, default=str)}: {error}") from error
 
@@ -142,8 +142,12 @@ class LatentTask:
         """
         codes = losses.codes_of(models.get(self.model.family).Generator,
                                 self.model.generator)
-        return losses.get(self.train.loss, **{
-            **losses.code_arguments(self.train.loss, codes), **self.train.loss_kwargs})
+        # the losses' ValueErrors name the argument (or the unknown loss) themselves
+        return _from_config(
+            f"loss {self.train.loss}", "train.loss_kwargs", self.train.loss_kwargs,
+            lambda: losses.get(self.train.loss, **{
+                **losses.code_arguments(self.train.loss, codes), **self.train.loss_kwargs}),
+            refusals=(TypeError,))
 
     @property
     def d_steps(self):
@@ -225,14 +229,15 @@ class LatentTask:
         generator_class = models.get(model.family).Generator
         discriminator_class = models.get(
             model.discriminator_family or model.family).Discriminator
-        generator = _network("the generator", "model.generator", model.generator,
-                             lambda: generator_class(**{
-                                 "latent_dim": model.latent_dim, "image_shape": image_shape,
-                                 **classes, **model.generator}))
-        discriminator = _network("the discriminator", "model.discriminator",
-                                 model.discriminator, lambda: discriminator_class(**{
-                                     "image_shape": image_shape, **classes,
-                                     **model.discriminator}))
+        generator = _from_config(
+            "the generator", "model.generator", model.generator,
+            lambda: generator_class(**{"latent_dim": model.latent_dim,
+                                       "image_shape": image_shape, **classes,
+                                       **model.generator}))
+        discriminator = _from_config(
+            "the discriminator", "model.discriminator", model.discriminator,
+            lambda: discriminator_class(**{"image_shape": image_shape, **classes,
+                                           **model.discriminator}))
         gan = GAN(generator, discriminator, latent_dim=model.latent_dim, seed=train.seed,
                   latent_distribution=model.latent_distribution, ema_decay=model.ema_decay,
                   ema_rampup=model.ema_rampup, augment=model.augment)
@@ -289,7 +294,10 @@ class TranslationTask:
         Raises:
             ValueError: an unknown loss, or arguments the loss refuses.
         """
-        return losses.get(self.train.loss, **self._loss_kwargs)
+        return _from_config(f"loss {self.train.loss}", "train.loss_kwargs",
+                            self.train.loss_kwargs,
+                            lambda: losses.get(self.train.loss, **self._loss_kwargs),
+                            refusals=(TypeError,))
 
     def check(self, config):
         family = config.model.family
@@ -305,8 +313,9 @@ class TranslationTask:
         for key, value in self.options.items():
             if key == "pool_size":
                 cyclegan.check_pool_size(value)
-            elif not value >= 0:
-                raise ValueError(f"{key} must be >= 0, got {value!r}")
+            elif isinstance(value, bool) or not isinstance(value, (int, float)) \
+                    or not value >= 0:
+                raise ValueError(f"{key} must be a number >= 0, got {value!r}")
         loss = self.loss
         if loss.regularizers or loss.code_dim or loss.d_steps != 1:
             raise ValueError(f"model {family} takes a plain adversarial loss (one D step, "
@@ -336,12 +345,12 @@ class TranslationTask:
         `intervals`: the callbacks' step intervals (`step_intervals`)."""
         model, train = self.model, self.train
         keras.utils.set_random_seed(train.seed)
-        gan = _network("the networks", "model.generator / model.discriminator",
-                       {"generator": model.generator, "discriminator": model.discriminator},
-                       lambda: cyclegan.build(
-                           shapes["image_shape"], shapes.get("image_shape_b"),
-                           generator=model.generator, discriminator=model.discriminator,
-                           seed=train.seed))
+        gan = _from_config(
+            "the networks", "model.generator / model.discriminator",
+            {"generator": model.generator, "discriminator": model.discriminator},
+            lambda: cyclegan.build(shapes["image_shape"], shapes.get("image_shape_b"),
+                                   generator=model.generator,
+                                   discriminator=model.discriminator, seed=train.seed))
         gan.compile(g_optimizer=build_optimizer(train, train.g_lr),
                     d_optimizer=build_optimizer(train, train.d_lr), loss=self.loss,
                     jit_compile=train.jit_compile,

@@ -89,9 +89,10 @@ def test_get_rejects_unknown(bad, error):
 
 
 @pytest.mark.parametrize("kwargs", [{"d_steps": 0}, {"d_steps": 1.5},
-                                    {"discriminator_scale": 0}])
+                                    {"d_steps": None}, {"d_steps": "x"},
+                                    {"d_steps": float("inf")}, {"discriminator_scale": 0}])
 def test_loss_object_validates(kwargs):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=next(iter(kwargs))):
         losses.NonSaturating(**kwargs)
 
 

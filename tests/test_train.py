@@ -95,13 +95,18 @@ def test_helpconfig_shows_the_values_the_command_would_train_with(capsys):
     (["--batch_size=0"], "batch_size must be >= 1, got 0"),
     (["--steps_per_epoch=-1"], "steps_per_epoch must be >= 1"),
     (["--g_lr=-1"], "g_lr must be > 0"),
-    # network arguments the constructor refuses with a TypeError, named as a usage error
+    # network and loss arguments refused with a TypeError: a usage error naming them
     (['--set=model.generator={"base_channels": null}'],
      'cannot build the generator from model.generator = {"base_channels": null}'),
     (['--set=model.discriminator={"channels": 5}'],
      "cannot build the discriminator from model.discriminator"),
     (["--config=cyclegan", '--set=model.generator={"base_channels": null}'],
      "cannot build the networks from model.generator / model.discriminator"),
+    (['--set=train.loss_kwargs={"regularizers": [{"name": "r1", "gamma": null}]}'],
+     "cannot build loss non_saturating from train.loss_kwargs"),
+    (['--set=train.loss_kwargs={"d_steps": null}'], "d_steps must be an integer >= 1"),
+    (["--config=cyclegan", '--set=train.loss_kwargs={"cycle_weight": null}'],
+     "cycle_weight must be a number >= 0, got None"),
 ])
 def test_bad_values_fail_before_work(tmp_path, capsys, args, message):
     workdir = tmp_path / "run"

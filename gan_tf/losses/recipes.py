@@ -14,6 +14,7 @@ the summed gradients equal the global-batch mean.
 """
 
 import inspect
+import numbers
 
 import keras
 import tensorflow as tf
@@ -146,7 +147,8 @@ class GANLoss:
     name = None  # the name `get` knows this loss by
 
     def __init__(self, d_steps=1, discriminator_scale=1.0, regularizers=()):
-        if int(d_steps) != d_steps or d_steps < 1:
+        if isinstance(d_steps, bool) or not isinstance(d_steps, numbers.Real) \
+                or not float(d_steps).is_integer() or d_steps < 1:
             raise ValueError(f"d_steps must be an integer >= 1, got {d_steps!r}")
         if not discriminator_scale > 0:
             raise ValueError(
