@@ -174,6 +174,10 @@ class LatentTask:
                 f"part: --set=train.loss_kwargs.base={config.train.loss})")
         augment.parse_policy(model.augment)
         data.check_name(config.data.name)
+        if config.data.name_b:
+            raise ValueError(f"--dataset_b (data.name_b) is the second dataset of an "
+                             f"image-to-image model (--config=cyclegan); model "
+                             f"{model.family} trains on one dataset: leave it out")
         if config.callbacks.eval_every and \
                 config.data.name not in features.CLASSIFIER_FOR_DATASET:
             raise ValueError(

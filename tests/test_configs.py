@@ -44,6 +44,16 @@ def test_override_and_quick():
         config.train.epochs = 3
 
 
+def test_set_takes_text_bare_or_as_a_json_string():
+    """--set=model.augment=translation and --set=model.augment="translation" (the
+    JSON spelling of the dict fields, which a quoted shell word keeps) are the same."""
+    for text in ('model.augment=translation', 'model.augment="translation"'):
+        config = configs.override_from_strings(configs.get(), [text])
+        assert config.model.augment == "translation"
+    assert configs.override_from_strings(configs.get(), ['data.split=test[:5]']
+                                         ).data.split == "test[:5]"
+
+
 def test_json_round_trip():
     config = configs.get("tutorial_004")
     assert configs.Config.from_dict(json.loads(config.to_json())).to_json() == config.to_json()

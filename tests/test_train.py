@@ -107,6 +107,11 @@ def test_helpconfig_shows_the_values_the_command_would_train_with(capsys):
     (['--set=train.loss_kwargs={"d_steps": null}'], "d_steps must be an integer >= 1"),
     (["--config=cyclegan", '--set=train.loss_kwargs={"cycle_weight": null}'],
      "cycle_weight must be a number >= 0, got None"),
+    # silently ignored before: a second dataset for a one-dataset model
+    (["--dataset_b=mnist_sample_inverted"], "--dataset_b (data.name_b) is the second "
+     "dataset of an image-to-image model (--config=cyclegan); model dcgan"),
+    # a grid too large for the progress GIF's reader (it ended the run in a traceback)
+    (["--set=callbacks.num_samples=100000"], "num_samples must be >= 1 and <= 1024"),
 ])
 def test_bad_values_fail_before_work(tmp_path, capsys, args, message):
     workdir = tmp_path / "run"

@@ -252,7 +252,7 @@ class TrainConfig(_Checked):
 
 @dataclasses.dataclass(frozen=True)
 class CallbacksConfig(_Checked):
-    num_samples: int = _field(64, "Images in each sample grid.", min=1)
+    num_samples: int = _field(64, "Images in each sample grid.", min=1, max=1024)
     sample_columns: Optional[int] = _field(None, "Images per row of the grid (None: "
                                            "square).", min=1)
     sample_every: int = _field(1, "Epochs between sample grids.", resumable=True, min=1)
@@ -381,8 +381,8 @@ def _empty(config, dotted):
 def override_from_strings(config, assignments):
     """`override` from "section.field=value" texts (the command line's --set).
 
-    Values are parsed by the field's type: numbers, true/false, none, JSON for dicts
-    and lists; a key below a dict field sets one entry
+    Values are parsed by the field's type: numbers, true/false, none, text (bare or a
+    JSON string, "..."), JSON for dicts and lists; a key below a dict field sets one entry
     ("model.generator.base_channels=16").
 
     Raises:
@@ -447,6 +447,11 @@ def parse_value(text, hint):
         except ValueError:
             raise ValueError(f"expected {hint.__name__}, got {text!r}") from None
     if hint is str:
+        if len(text) >= 2 and text[0] == text[-1] == '"':  # a JSON string: its text
+            try:
+                return json.loads(text)
+            except ValueError:
+                pass
         return text
     value = _parse_literal(text)
     if hint is dict and not isinstance(value, dict):
