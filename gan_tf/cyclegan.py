@@ -32,6 +32,8 @@ discriminators also see the generators' history. pool_size=0 shows them the curr
 fakes only.
 """
 
+import numbers
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -132,13 +134,12 @@ class CycleGAN(AdversarialModel):
 
         Raises:
             ValueError: unknown loss, a loss with regularisers, codes or several
-                discriminator steps, negative weights, or a pool_size that is not
-                an integer >= 0.
+                discriminator steps, weights that are not numbers >= 0, or a
+                pool_size that is not an integer >= 0.
             TypeError: `optimizer=` given instead of `g_optimizer`/`d_optimizer`.
         """
-        if cycle_weight < 0 or identity_weight < 0:
-            raise ValueError(f"cycle_weight and identity_weight must be >= 0, got "
-                             f"{cycle_weight!r} and {identity_weight!r}")
+        check_weight("cycle_weight", cycle_weight)
+        check_weight("identity_weight", identity_weight)
         check_pool_size(pool_size)
         self.cycle_weight = float(cycle_weight)
         self.identity_weight = float(identity_weight)
@@ -461,6 +462,12 @@ def swap_with_history(stored, count, images, swap, slots):
     last = tf.reduce_max(tf.where(hits, order[None, :], -1), axis=1)
     stored = tf.where(broadcast(last >= 0), tf.gather(images, tf.maximum(last, 0)), stored)
     return shown, stored, tf.minimum(count + batch, size)
+
+
+def check_weight(name, weight):
+    """Raises ValueError unless `weight` (the loss term `name`'s) is a number >= 0."""
+    if isinstance(weight, bool) or not isinstance(weight, numbers.Real) or not weight >= 0:
+        raise ValueError(f"{name} must be a number >= 0, got {weight!r}")
 
 
 def check_pool_size(pool_size):

@@ -317,9 +317,8 @@ class TranslationTask:
         for key, value in self.options.items():
             if key == "pool_size":
                 cyclegan.check_pool_size(value)
-            elif isinstance(value, bool) or not isinstance(value, (int, float)) \
-                    or not value >= 0:
-                raise ValueError(f"{key} must be a number >= 0, got {value!r}")
+            else:
+                cyclegan.check_weight(key, value)
         loss = self.loss
         if loss.regularizers or loss.code_dim or loss.d_steps != 1:
             raise ValueError(f"model {family} takes a plain adversarial loss (one D step, "

@@ -204,6 +204,14 @@ def test_pool_rejects_a_bad_size(size):
             cyclegan.build((28, 28, 1), **TINY).compile(pool_size=size)
 
 
+@pytest.mark.parametrize("weights", [{"cycle_weight": None}, {"identity_weight": -1},
+                                     {"cycle_weight": "10"}, {"identity_weight": True}])
+def test_compile_rejects_a_bad_loss_weight(weights):
+    name = next(iter(weights))
+    with pytest.raises(ValueError, match=f"{name} must be a number >= 0"):
+        cyclegan.build((28, 28, 1), **TINY).compile(**weights)
+
+
 _REPLICAS_SCRIPT = """
 import numpy as np, tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
